@@ -1,0 +1,103 @@
+//! Everything that can go wrong, in the user's words: the enum is the documentation.
+
+use std::fmt;
+use std::net::SocketAddr;
+
+/// What the probe was doing when it failed or ran out of time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    Resolve,
+    Connect,
+    Response,
+    Body,
+}
+
+impl fmt::Display for Phase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Phase::Resolve => "resolving the host",
+            Phase::Connect => "connecting",
+            Phase::Response => "awaiting the response",
+            Phase::Body => "reading the body",
+        })
+    }
+}
+
+#[derive(Debug)]
+pub enum Error {
+    // Usage and configuration errors: exit 64, nothing is probed.
+    /// An option that does not exist, or a single-valued option given twice.
+    UnknownOption(String),
+    /// An option given without its value (`--timeout` at the end of the line).
+    MissingValue(String),
+    /// `source` is the flag or environment variable the value came from.
+    InvalidValue {
+        source: String,
+        value: String,
+        expected: &'static str,
+    },
+    InvalidTarget {
+        target: String,
+        reason: String,
+    },
+    UnsetVariable {
+        name: String,
+        source: String,
+    },
+    NoTargets,
+    Conflict(&'static str),
+
+    // Probe failures: the target is unhealthy, exit 1.
+    Timeout(Phase),
+    Resolve {
+        host: String,
+        reason: String,
+    },
+    /// Every address was tried; `reason` is what the last one answered.
+    Connect {
+        addrs: Vec<SocketAddr>,
+        reason: String,
+    },
+    /// The server answered, but not with HTTP we can accept.
+    Http(String),
+    TooManyRedirects(u32),
+    RedirectLoop(String),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::UnknownOption(option) => write!(f, "unknown or repeated option '{option}'"),
+            Error::MissingValue(option) => write!(f, "{option} needs a value"),
+            Error::InvalidValue {
+                source,
+                value,
+                expected,
+            } => write!(f, "{source}: invalid value '{value}': expected {expected}"),
+            Error::InvalidTarget { target, reason } => write!(f, "target '{target}': {reason}"),
+            Error::UnsetVariable { name, source } => {
+                write!(
+                    f,
+                    "{source}: variable '{name}' is not set (write ${{{name}:-default}} to give a default)"
+                )
+            }
+            Error::NoTargets => {
+                f.write_str("no target given (name one, or set HEALTHPROBE_TARGETS)")
+            }
+            Error::Conflict(why) => f.write_str(why),
+            Error::Timeout(phase) => write!(f, "timed out {phase}"),
+            Error::Resolve { host, reason } => write!(f, "cannot resolve '{host}': {reason}"),
+            Error::Connect { addrs, reason } => {
+                write!(f, "{reason} (tried ")?;
+                for (i, addr) in addrs.iter().enumerate() {
+                    let separator = if i == 0 { "" } else { ", " };
+                    write!(f, "{separator}{addr}")?;
+                }
+                f.write_str(")")
+            }
+            Error::Http(why) => f.write_str(why),
+            Error::TooManyRedirects(limit) => write!(f, "stopped after {limit} redirects"),
+            Error::RedirectLoop(url) => write!(f, "redirect loop back to {url}"),
+        }
+    }
+}

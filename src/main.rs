@@ -1,0 +1,54 @@
+//! healthprobe: probe, print one line per target, exit 0 (healthy) or 1 (unhealthy).
+
+mod cli;
+mod error;
+mod net;
+mod outcome;
+mod probe;
+mod target;
+
+use std::process::ExitCode;
+use std::time::Instant;
+
+use cli::Command;
+
+/// Usage and configuration errors (BSD's EX_USAGE); never 2, which Docker reserves.
+const EXIT_USAGE: u8 = 64;
+
+fn main() -> ExitCode {
+    let start = Instant::now();
+    let env = |name: &str| std::env::var_os(name);
+    let config = match cli::parse(std::env::args_os().skip(1).collect(), &env) {
+        Ok(Command::Probe(config)) => config,
+        Ok(Command::Help) => {
+            print!("{}", cli::HELP);
+            return ExitCode::SUCCESS;
+        }
+        Ok(Command::Version) => {
+            println!("healthprobe {}", env!("CARGO_PKG_VERSION"));
+            return ExitCode::SUCCESS;
+        }
+        Err(error) => {
+            eprintln!("healthprobe: {error} (see healthprobe --help)");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let outcomes = probe::run_all(&config, probe::Budget::new(&config, start));
+    for outcome in &outcomes {
+        if config.verbose {
+            for line in &outcome.trace {
+                eprintln!("  {}: {line}", outcome.target);
+            }
+        }
+        if !outcome.healthy {
+            eprintln!("{}", outcome.line());
+        } else if !config.quiet {
+            println!("{}", outcome.line());
+        }
+    }
+    if outcomes.iter().all(|outcome| outcome.healthy) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}

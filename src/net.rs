@@ -1,0 +1,113 @@
+//! Name resolution and connecting under the deadline, shared by every kind of probe.
+
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream, ToSocketAddrs};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::error::{Error, Phase};
+
+/// Resolves `host` to every address it has. `localhost` (and `*.localhost`) answer
+/// 127.0.0.1 and ::1 without asking any resolver (RFC 6761), so an image with no
+/// /etc/hosts still works, whichever family the service listens on.
+pub fn resolve(host: &str, port: u16, deadline: Instant) -> Result<Vec<SocketAddr>, Error> {
+    if let Ok(ip) = host.parse::<IpAddr>() {
+        return Ok(vec![SocketAddr::new(ip, port)]);
+    }
+    let name = host.strip_suffix('.').unwrap_or(host).to_ascii_lowercase();
+    if name == "localhost" || name.ends_with(".localhost") {
+        // IPv4 first: it is what most services listen on, so it usually connects first time.
+        return Ok(vec![
+            SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port),
+            SocketAddr::new(IpAddr::V6(Ipv6Addr::LOCALHOST), port),
+        ]);
+    }
+    let remaining = deadline.saturating_duration_since(Instant::now());
+    if remaining.is_zero() {
+        return Err(Error::Timeout(Phase::Resolve));
+    }
+    // getaddrinfo cannot be interrupted, so it runs on a thread that we stop waiting for
+    // when the deadline passes; the process exits soon after and takes it along.
+    let (sender, receiver) = mpsc::sync_channel(1);
+    let query = (host.to_string(), port);
+    thread::Builder::new()
+        .spawn(move || sender.send(query.to_socket_addrs().map(Vec::from_iter)))
+        .map_err(|e| resolve_error(host, &e))?;
+    let addrs = match receiver.recv_timeout(remaining) {
+        Ok(result) => result.map_err(|e| resolve_error(host, &e))?,
+        Err(mpsc::RecvTimeoutError::Timeout) => return Err(Error::Timeout(Phase::Resolve)),
+        Err(mpsc::RecvTimeoutError::Disconnected) => {
+            return Err(Error::Resolve {
+                host: host.to_string(),
+                reason: "the resolver thread failed".to_string(),
+            });
+        }
+    };
+    if addrs.is_empty() {
+        return Err(Error::Resolve {
+            host: host.to_string(),
+            reason: "no addresses".to_string(),
+        });
+    }
+    Ok(addrs)
+}
+
+fn resolve_error(host: &str, e: &io::Error) -> Error {
+    let text = e.to_string();
+    // std prefixes getaddrinfo's message with "failed to lookup address information: ".
+    let reason = text.rsplit(": ").next().unwrap_or(&text);
+    Error::Resolve {
+        host: host.to_string(),
+        reason: reason.to_string(),
+    }
+}
+
+/// Tries every address in turn until one connects.
+pub fn connect(addrs: &[SocketAddr], deadline: Instant) -> Result<(TcpStream, SocketAddr), Error> {
+    connect_each(addrs, deadline, |addr, timeout| {
+        let stream = TcpStream::connect_timeout(&addr, timeout)?;
+        // Without it, a small request waits on Nagle and delayed ACKs.
+        stream.set_nodelay(true)?;
+        Ok(stream)
+    })
+}
+
+/// Calls `attempt` on every address in turn until one connects, and says which did.
+/// Each attempt gets an equal share of the time that is left, so one address that drops
+/// packets cannot starve the others.
+pub fn connect_each<T>(
+    addrs: &[SocketAddr],
+    deadline: Instant,
+    mut attempt: impl FnMut(SocketAddr, Duration) -> io::Result<T>,
+) -> Result<(T, SocketAddr), Error> {
+    let mut last_error = None;
+    for (index, &addr) in addrs.iter().enumerate() {
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        if remaining.is_zero() {
+            break;
+        }
+        let share = remaining / (addrs.len() - index) as u32;
+        match attempt(addr, share) {
+            Ok(connection) => return Ok((connection, addr)),
+            Err(e) => last_error = Some(e),
+        }
+    }
+    match last_error {
+        Some(e) if e.kind() != io::ErrorKind::TimedOut => Err(Error::Connect {
+            addrs: addrs.to_vec(),
+            reason: connect_reason(&e),
+        }),
+        _ => Err(Error::Timeout(Phase::Connect)),
+    }
+}
+
+fn connect_reason(e: &io::Error) -> String {
+    match e.kind() {
+        io::ErrorKind::ConnectionRefused => "connection refused".to_string(),
+        io::ErrorKind::HostUnreachable => "host unreachable".to_string(),
+        io::ErrorKind::NetworkUnreachable => "network unreachable".to_string(),
+        io::ErrorKind::AddrNotAvailable => "address not available".to_string(),
+        _ => e.to_string(),
+    }
+}

@@ -1,0 +1,64 @@
+//! The verdict on one target and its one-line rendering, built for `docker inspect`
+//! (which keeps only the first 4096 bytes of each run's output).
+
+use std::fmt::Write;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// A line never exceeds this many bytes, whatever the server sends.
+pub const MAX_LINE: usize = 300;
+
+#[derive(Debug)]
+pub struct Outcome {
+    pub target: String,
+    pub healthy: bool,
+    /// What happened: "200 OK", "503 Service Unavailable (expected 200-399)", "timed out connecting".
+    pub summary: String,
+    /// The address actually connected to, when a connection was made.
+    pub peer: Option<SocketAddr>,
+    pub elapsed: Duration,
+    /// For --verbose: resolved addresses and per-phase timings, one entry a line.
+    pub trace: Vec<String>,
+}
+
+impl Outcome {
+    /// `healthy: TARGET: SUMMARY from PEER in N ms`, cleaned of control characters and
+    /// capped at MAX_LINE bytes.
+    pub fn line(&self) -> String {
+        let verdict = if self.healthy { "healthy" } else { "unhealthy" };
+        let head = printable(&format!("{verdict}: {}: {}", self.target, self.summary));
+        // The tail is ours and short; the head holds the user's and the server's text,
+        // so that is what gets cut when the line is too long.
+        let mut tail = String::new();
+        if let Some(peer) = self.peer {
+            let _ = write!(tail, " from {peer}");
+        }
+        let _ = write!(tail, " in {} ms", self.elapsed.as_millis());
+        cap(&head, MAX_LINE - tail.len()) + &tail
+    }
+}
+
+/// Replaces control characters (which could forge lines or escape sequences in a
+/// terminal) with '?'.
+pub fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
+}
+
+/// Cuts `text` to at most `max` bytes on a character boundary, marking the cut with "...".
+pub fn cap(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_string();
+    }
+    let mut end = max - 3;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}...", &text[..end])
+}
+
+/// Milliseconds with one decimal, for the --verbose timings.
+pub fn millis(elapsed: Duration) -> String {
+    format!("{:.1} ms", elapsed.as_secs_f64() * 1000.0)
+}

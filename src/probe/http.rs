@@ -1,0 +1,490 @@
+//! http:// probes with the kubelet's httpGet semantics: healthy iff 200 <= status < 400,
+//! same-origin redirects followed (10 at most), another host's redirect not followed
+//! but healthy. ureq does the HTTP; we decide what healthy means and own the sockets.
+
+use std::io::{self, Read};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
+
+use ureq::Agent;
+use ureq::http::{self, Method, Request, Response, StatusCode};
+use ureq::unversioned::resolver::{ResolvedSocketAddrs, Resolver};
+use ureq::unversioned::transport::{
+    ConnectProxyConnector, ConnectionDetails, Connector, Either, NextTimeout, TcpConnector,
+    Transport,
+};
+
+use super::{Budget, Report, Verdict};
+use crate::error::{Error, Phase};
+use crate::net;
+use crate::target::Target;
+
+/// The kubelet's limit, and ureq's default.
+const MAX_REDIRECTS: u32 = 10;
+/// --body-contains looks only this far into the body.
+pub const BODY_LIMIT: u64 = 10 * 1024;
+/// Response headers may be this large. ureq's 128 KiB default buffers cost ~90% of a
+/// probe's instructions just to allocate and zero; a health endpoint's headers are small.
+const INPUT_BUFFER: usize = 16 * 1024;
+const MAX_HEADERS: usize = INPUT_BUFFER - 1;
+/// Holds the request line and headers, user headers included.
+const OUTPUT_BUFFER: usize = 8 * 1024;
+
+#[derive(Debug)]
+pub struct HttpOptions {
+    pub method: String,
+    pub headers: Vec<(String, String)>,
+    /// None: the kubelet's 200-399, with redirects followed.
+    pub status: Option<StatusSet>,
+    pub body_contains: Option<String>,
+    pub user_agent: String,
+    pub proxy: Option<ureq::Proxy>,
+}
+
+impl HttpOptions {
+    fn accepts(&self, status: StatusCode) -> bool {
+        match &self.status {
+            Some(set) => set.accepts(status.as_u16()),
+            None => (200..400).contains(&status.as_u16()),
+        }
+    }
+
+    /// A redirect is followed unless --status names its code: then it is the answer.
+    fn follows(&self, status: StatusCode) -> bool {
+        status.is_redirection()
+            && !self
+                .status
+                .as_ref()
+                .is_some_and(|set| set.accepts(status.as_u16()))
+    }
+
+    fn expected(&self) -> &str {
+        self.status.as_ref().map_or("200-399", |set| &set.text)
+    }
+}
+
+/// The statuses --status accepts: `200`, `2xx`, `200-299`, or a comma list of these.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusSet {
+    ranges: Vec<(u16, u16)>,
+    text: String,
+}
+
+impl StatusSet {
+    pub fn parse(text: &str) -> Option<StatusSet> {
+        let code = |part: &str| {
+            let code: u16 = part.parse().ok()?;
+            (part.len() == 3 && (100..=599).contains(&code)).then_some(code)
+        };
+        let range = |part: &str| -> Option<(u16, u16)> {
+            let part = part.trim();
+            if let Some(class) = part.strip_suffix("xx").or_else(|| part.strip_suffix("XX")) {
+                let class: u16 = class
+                    .parse()
+                    .ok()
+                    .filter(|c| (1..=5).contains(c) && class.len() == 1)?;
+                return Some((class * 100, class * 100 + 99));
+            }
+            let (low, high) = match part.split_once('-') {
+                Some((low, high)) => (code(low.trim())?, code(high.trim())?),
+                None => (code(part)?, code(part)?),
+            };
+            (low <= high).then_some((low, high))
+        };
+        let ranges = text.split(',').map(range).collect::<Option<Vec<_>>>()?;
+        Some(StatusSet {
+            ranges,
+            text: text.split_whitespace().collect(),
+        })
+    }
+
+    pub fn accepts(&self, code: u16) -> bool {
+        self.ranges
+            .iter()
+            .any(|&(low, high)| (low..=high).contains(&code))
+    }
+}
+
+pub fn probe(
+    target: &Target,
+    options: &HttpOptions,
+    budget: &Budget,
+    report: &mut Report,
+) -> Result<Verdict, Error> {
+    let trace = Arc::new(Mutex::new(Trace {
+        report: std::mem::take(report),
+        phase: Phase::Resolve,
+        failure: None,
+        budget: *budget,
+    }));
+    let result = follow(target, options, budget, &trace);
+    let mut trace = trace.lock().unwrap_or_else(PoisonError::into_inner);
+    *report = std::mem::take(&mut trace.report);
+    if options.proxy.is_some() {
+        report
+            .trace
+            .push("(the address is the proxy's)".to_string());
+    }
+    result
+}
+
+/// Sends the request, following same-origin redirects, and judges the final response.
+fn follow(
+    target: &Target,
+    options: &HttpOptions,
+    budget: &Budget,
+    trace: &Arc<Mutex<Trace>>,
+) -> Result<Verdict, Error> {
+    let mut current = target.clone();
+    let mut method = options.method.clone();
+    let mut visited = vec![current.url()];
+    let mut redirects = 0;
+    loop {
+        let mut response = send(&current, &method, options, budget, trace)?;
+        let status = response.status();
+        let location = response
+            .headers()
+            .get(http::header::LOCATION)
+            .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned());
+        if let (true, Some(location)) = (options.follows(status), location) {
+            let Some(next) = redirect_target(&current, &location)? else {
+                return Ok(Verdict {
+                    healthy: true,
+                    summary: format!(
+                        "{}, redirect to {location} not followed (another host)",
+                        status_text(status)
+                    ),
+                });
+            };
+            let url = next.url();
+            if visited.contains(&url) {
+                return Err(Error::RedirectLoop(url));
+            }
+            if redirects == MAX_REDIRECTS {
+                return Err(Error::TooManyRedirects(MAX_REDIRECTS));
+            }
+            redirects += 1;
+            visited.push(url);
+            if status == StatusCode::SEE_OTHER && method != "HEAD" {
+                method = "GET".to_string();
+            }
+            current = next;
+            continue;
+        }
+
+        let mut summary = status_text(status);
+        if redirects > 0 {
+            summary += &format!(
+                " after {redirects} redirect{}",
+                if redirects == 1 { "" } else { "s" }
+            );
+        }
+        if !options.accepts(status) {
+            summary += &format!(" (expected {})", options.expected());
+            return Ok(Verdict {
+                healthy: false,
+                summary,
+            });
+        }
+        if let Some(needle) = &options.body_contains {
+            let body = read_body(&mut response, trace)?;
+            if !contains(&body, needle.as_bytes()) {
+                summary += &format!(
+                    ", but \"{needle}\" is not in the first {BODY_LIMIT} bytes of the body"
+                );
+                return Ok(Verdict {
+                    healthy: false,
+                    summary,
+                });
+            }
+        }
+        return Ok(Verdict {
+            healthy: true,
+            summary,
+        });
+    }
+}
+
+/// One request, one connection (Connection: close), under what is left of the deadline.
+fn send(
+    target: &Target,
+    method: &str,
+    options: &HttpOptions,
+    budget: &Budget,
+    trace: &Arc<Mutex<Trace>>,
+) -> Result<Response<ureq::Body>, Error> {
+    let remaining = budget.deadline.saturating_duration_since(Instant::now());
+    let config = Agent::config_builder()
+        // A 4xx or 5xx is an answer to judge, not an error.
+        .http_status_as_error(false)
+        // We follow redirects ourselves: only to the same origin, like the kubelet.
+        .max_redirects(0)
+        // Never from HTTP(S)_PROXY/ALL_PROXY: Docker hands the app's environment to the
+        // probe, and a loopback check must not go through the app's proxy.
+        .proxy(options.proxy.clone())
+        .user_agent(options.user_agent.as_str())
+        .allow_non_standard_methods(true)
+        .input_buffer_size(INPUT_BUFFER)
+        .max_response_header_size(MAX_HEADERS)
+        .output_buffer_size(OUTPUT_BUFFER)
+        // One connection per probe: nothing to keep alive.
+        .max_idle_connections(0)
+        .max_idle_connections_per_host(0)
+        .timeout_global(Some(remaining))
+        .build();
+    let connector =
+        ().chain(ConnectProxyConnector::default())
+            .chain(ProbeConnector {
+                trace: trace.clone(),
+            });
+    let agent = Agent::with_parts(
+        config,
+        connector,
+        ProbeResolver {
+            trace: trace.clone(),
+        },
+    );
+
+    let method = Method::from_bytes(method.as_bytes())
+        .map_err(|_| Error::Http(format!("invalid method '{method}'")))?;
+    let mut request = Request::builder()
+        .method(method)
+        .uri(target.url())
+        .header(http::header::CONNECTION, "close");
+    for (name, value) in &options.headers {
+        request = request.header(name.as_str(), value.as_str());
+    }
+    let request = request
+        .body(())
+        .map_err(|e| Error::Http(format!("cannot build the request: {e}")))?;
+    let response = agent.run(request).map_err(|e| failure(e, trace))?;
+    let mut trace = lock(trace);
+    let at = format!("response {}", response.status().as_u16());
+    let budget = trace.budget;
+    trace.report.note(&budget, at);
+    trace.phase = Phase::Body;
+    Ok(response)
+}
+
+/// Reads at most BODY_LIMIT bytes of the body, however much the server announces.
+fn read_body(
+    response: &mut Response<ureq::Body>,
+    trace: &Arc<Mutex<Trace>>,
+) -> Result<Vec<u8>, Error> {
+    let mut body = Vec::new();
+    response
+        .body_mut()
+        .as_reader()
+        .take(BODY_LIMIT)
+        .read_to_end(&mut body)
+        .map_err(|e| match e.downcast::<ureq::Error>() {
+            Ok(e) => failure(e, trace),
+            Err(e) => failure(ureq::Error::Io(e), trace),
+        })?;
+    Ok(body)
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|window| window == needle)
+}
+
+/// "503 Service Unavailable", or just "599" for a code with no standard reason.
+fn status_text(status: StatusCode) -> String {
+    match status.canonical_reason() {
+        Some(reason) => format!("{} {reason}", status.as_u16()),
+        None => status.as_u16().to_string(),
+    }
+}
+
+/// Where a Location header points, relative to `current`: None when it leaves the
+/// origin (scheme, host and port), which the kubelet does not follow either.
+fn redirect_target(current: &Target, location: &str) -> Result<Option<Target>, Error> {
+    let absolute = if let Some((scheme, _)) = location.split_once("://") {
+        if !scheme.eq_ignore_ascii_case("http") {
+            return Ok(None);
+        }
+        location.to_string()
+    } else if let Some(rest) = location.strip_prefix("//") {
+        format!("http://{rest}")
+    } else if location.starts_with('/') {
+        format!("http://{}{location}", current.authority())
+    } else {
+        let path = current.path.split('?').next().unwrap_or_default();
+        let base = if location.starts_with('?') {
+            path
+        } else {
+            &path[..path.rfind('/').map_or(0, |slash| slash + 1)]
+        };
+        format!("http://{}{base}{location}", current.authority())
+    };
+    let next = Target::parse(&absolute)
+        .map_err(|_| Error::Http(format!("invalid redirect to '{location}'")))?;
+    Ok(current.same_origin(&next).then(|| Target {
+        text: current.text.clone(),
+        ..next
+    }))
+}
+
+/// What the resolver and connector, called inside ureq, tell the probe.
+struct Trace {
+    report: Report,
+    phase: Phase,
+    /// Our own error from resolving or connecting, which says more than ureq's.
+    failure: Option<Error>,
+    budget: Budget,
+}
+
+fn lock(trace: &Mutex<Trace>) -> std::sync::MutexGuard<'_, Trace> {
+    trace.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Turns ureq's error into ours, naming the phase it happened in.
+fn failure(error: ureq::Error, trace: &Mutex<Trace>) -> Error {
+    let mut trace = lock(trace);
+    if let Some(failure) = trace.failure.take() {
+        return failure;
+    }
+    let phase = trace.phase;
+    match error {
+        ureq::Error::Timeout(_) => Error::Timeout(phase),
+        ureq::Error::Io(e) if e.kind() == io::ErrorKind::TimedOut => Error::Timeout(phase),
+        ureq::Error::Io(e) => Error::Http(format!("{} {phase}", io_reason(&e))),
+        ureq::Error::LargeResponseHeader(_, limit) => {
+            Error::Http(format!("response headers larger than {limit} bytes"))
+        }
+        ureq::Error::Protocol(e) => Error::Http(format!("not a valid HTTP response: {e}")),
+        ureq::Error::ConnectProxyFailed(why) => Error::Http(format!("proxy failed: {why}")),
+        other => Error::Http(format!("{other} {phase}")),
+    }
+}
+
+fn io_reason(e: &io::Error) -> String {
+    match e.kind() {
+        io::ErrorKind::ConnectionReset => "connection reset by the server".to_string(),
+        io::ErrorKind::UnexpectedEof | io::ErrorKind::ConnectionAborted => {
+            "connection closed by the server".to_string()
+        }
+        _ => e.to_string(),
+    }
+}
+
+/// Resolves with our rules (localhost without a resolver) under the connect deadline.
+#[derive(Debug)]
+struct ProbeResolver {
+    trace: Arc<Mutex<Trace>>,
+}
+
+impl std::fmt::Debug for Trace {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Trace")
+    }
+}
+
+impl Resolver for ProbeResolver {
+    fn resolve(
+        &self,
+        uri: &http::Uri,
+        _config: &ureq::config::Config,
+        _timeout: NextTimeout,
+    ) -> Result<ResolvedSocketAddrs, ureq::Error> {
+        let host = uri
+            .host()
+            .unwrap_or_default()
+            .trim_start_matches('[')
+            .trim_end_matches(']');
+        let port = uri.port_u16().unwrap_or(80);
+        let deadline = lock(&self.trace).budget.connect_deadline;
+        let mut trace = lock(&self.trace);
+        trace.phase = Phase::Resolve;
+        drop(trace);
+        let result = net::resolve(host, port, deadline);
+        let mut trace = lock(&self.trace);
+        match result {
+            Ok(addrs) => {
+                let budget = trace.budget;
+                trace.report.resolved(&budget, host, &addrs);
+                trace.phase = Phase::Connect;
+                let mut resolved = self.empty();
+                // ureq holds 16 addresses at most.
+                for addr in addrs.into_iter().take(16) {
+                    resolved.push(addr);
+                }
+                Ok(resolved)
+            }
+            Err(e) => {
+                trace.failure = Some(e);
+                Err(ureq::Error::HostNotFound)
+            }
+        }
+    }
+}
+
+/// Connects through ureq's own TcpConnector, one address at a time under our
+/// deadline split (net::connect_each), so that we know which address answered.
+/// A transport already made (through a proxy) is passed on.
+#[derive(Debug)]
+struct ProbeConnector {
+    trace: Arc<Mutex<Trace>>,
+}
+
+type TcpOut = <TcpConnector as Connector<()>>::Out;
+
+impl<In: Transport> Connector<In> for ProbeConnector {
+    type Out = Either<In, TcpOut>;
+
+    fn connect(
+        &self,
+        details: &ConnectionDetails,
+        chained: Option<In>,
+    ) -> Result<Option<Self::Out>, ureq::Error> {
+        if let Some(transport) = chained {
+            return Ok(Some(Either::A(transport)));
+        }
+        let addrs: Vec<SocketAddr> = details.addrs.iter().copied().collect();
+        let deadline = lock(&self.trace).budget.connect_deadline;
+        let result = net::connect_each(&addrs, deadline, |addr, share| {
+            let mut one = details.resolver.empty();
+            one.push(addr);
+            let single = ConnectionDetails {
+                uri: details.uri,
+                addrs: one,
+                config: details.config,
+                request_level: details.request_level,
+                resolver: details.resolver,
+                now: (details.current_time)(),
+                timeout: NextTimeout {
+                    after: share.into(),
+                    reason: ureq::Timeout::Connect,
+                    per_read: None,
+                    per_write: None,
+                },
+                current_time: details.current_time.clone(),
+                run_connector: details.run_connector.clone(),
+                register_shutdown: details.register_shutdown.clone(),
+            };
+            match TcpConnector::default().connect(&single, None) {
+                Ok(Some(transport)) => Ok(transport),
+                Ok(None) => Err(io::Error::other("no connection was made")),
+                Err(ureq::Error::Io(e)) => Err(e),
+                Err(ureq::Error::Timeout(_)) => Err(io::ErrorKind::TimedOut.into()),
+                Err(e) => Err(io::Error::other(e.to_string())),
+            }
+        });
+        let mut trace = lock(&self.trace);
+        match result {
+            Ok((transport, peer)) => {
+                let budget = trace.budget;
+                trace.report.connected(&budget, peer);
+                trace.phase = Phase::Response;
+                Ok(Some(Either::B(transport)))
+            }
+            Err(e) => {
+                trace.failure = Some(e);
+                Err(ureq::Error::ConnectionFailed)
+            }
+        }
+    }
+}

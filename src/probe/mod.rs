@@ -1,0 +1,126 @@
+//! One module per kind of probe: Config + Target -> Outcome.
+
+pub mod http;
+pub mod tcp;
+
+use std::net::{SocketAddr, TcpStream};
+use std::thread;
+use std::time::Instant;
+
+use crate::cli::Config;
+use crate::error::Error;
+use crate::net;
+use crate::outcome::{Outcome, millis};
+use crate::target::{Scheme, Target};
+
+/// The one clock of a run: every phase of every probe measures against these.
+#[derive(Debug, Clone, Copy)]
+pub struct Budget {
+    pub start: Instant,
+    /// Everything must be done by then.
+    pub deadline: Instant,
+    /// Resolving and connecting must be done by then (never later than `deadline`).
+    pub connect_deadline: Instant,
+}
+
+impl Budget {
+    pub fn new(config: &Config, start: Instant) -> Budget {
+        let deadline = start + config.timeout;
+        Budget {
+            start,
+            deadline,
+            connect_deadline: deadline.min(start + config.connect_timeout),
+        }
+    }
+}
+
+/// What a probe learnt on the way, reported whether it succeeds or fails.
+#[derive(Debug, Default)]
+pub struct Report {
+    pub peer: Option<SocketAddr>,
+    /// --verbose lines: addresses and the moment each phase ended.
+    pub trace: Vec<String>,
+}
+
+impl Report {
+    pub fn note(&mut self, budget: &Budget, what: impl std::fmt::Display) {
+        let at = millis(budget.start.elapsed());
+        self.trace.push(format!("{what} at {at}"));
+    }
+
+    pub fn resolved(&mut self, budget: &Budget, host: &str, addrs: &[SocketAddr]) {
+        let list: Vec<String> = addrs.iter().map(SocketAddr::to_string).collect();
+        self.note(
+            budget,
+            format_args!("resolved {host} to {}", list.join(", ")),
+        );
+    }
+
+    pub fn connected(&mut self, budget: &Budget, peer: SocketAddr) {
+        self.peer = Some(peer);
+        self.note(budget, format_args!("connected to {peer}"));
+    }
+}
+
+/// A probe's answer when the target did answer: healthy or not, and what it said.
+pub struct Verdict {
+    pub healthy: bool,
+    pub summary: String,
+}
+
+/// Resolves and connects to the target under the connect deadline, noting both steps.
+pub fn open(target: &Target, budget: &Budget, report: &mut Report) -> Result<TcpStream, Error> {
+    let addrs = net::resolve(&target.host, target.port, budget.connect_deadline)?;
+    report.resolved(budget, &target.host, &addrs);
+    let (stream, peer) = net::connect(&addrs, budget.connect_deadline)?;
+    report.connected(budget, peer);
+    Ok(stream)
+}
+
+/// Probes every target at once (one thread each), in the order given.
+pub fn run_all(config: &Config, budget: Budget) -> Vec<Outcome> {
+    match config.targets.as_slice() {
+        // The common case needs no thread.
+        [target] => vec![run(target, config, budget)],
+        targets => thread::scope(|scope| {
+            let handles: Vec<_> = targets
+                .iter()
+                .map(|target| scope.spawn(move || run(target, config, budget)))
+                .collect();
+            handles
+                .into_iter()
+                .zip(targets)
+                .map(|(handle, target)| {
+                    handle.join().unwrap_or_else(|_| Outcome {
+                        target: target.text.clone(),
+                        healthy: false,
+                        summary: "the probe failed unexpectedly".to_string(),
+                        peer: None,
+                        elapsed: budget.start.elapsed(),
+                        trace: Vec::new(),
+                    })
+                })
+                .collect()
+        }),
+    }
+}
+
+pub fn run(target: &Target, config: &Config, budget: Budget) -> Outcome {
+    let mut report = Report::default();
+    let result = match target.scheme {
+        Scheme::Http => http::probe(target, &config.http, &budget, &mut report),
+        Scheme::Tcp => tcp::probe(target, &budget, &mut report),
+    };
+    let (healthy, summary) = match result {
+        Ok(verdict) => (verdict.healthy, verdict.summary),
+        Err(error) => (false, error.to_string()),
+    };
+    Outcome {
+        target: target.text.clone(),
+        healthy,
+        summary,
+        peer: report.peer,
+        elapsed: budget.start.elapsed(),
+        trace: report.trace,
+    }
+}
