@@ -7,8 +7,9 @@ use std::time::Duration;
 use pico_args::Arguments;
 
 use crate::error::Error;
+use crate::probe::grpc;
 use crate::probe::http::{HttpOptions, StatusSet};
-use crate::target::Target;
+use crate::target::{Scheme, Target};
 
 pub const HELP: &str = "\
 healthprobe: is this service healthy? Probes each TARGET under one hard deadline,
@@ -20,6 +21,8 @@ Targets (several: all must be healthy; they are probed at the same time):
   http://HOST[:PORT][/PATH][?QUERY]  healthy iff the status is in --status; redirects
                                      to the same host and port are followed (10 at most)
   tcp://HOST:PORT                    healthy iff a connection is established
+  grpc://HOST:PORT[/SERVICE]         healthy iff grpc.health.v1.Health/Check answers
+                                     SERVING for SERVICE (default: the whole server)
   HOST is a name, an IPv4 address or a bracketed IPv6 address ([::1]).
   localhost means 127.0.0.1 and ::1, without asking any resolver.
 
@@ -28,7 +31,8 @@ Options (each also read from the variable in brackets; the command line wins):
       --connect-timeout DUR  deadline for resolving and connecting
                              [HEALTHPROBE_CONNECT_TIMEOUT, default: the --timeout]
       --method M             HTTP method [HEALTHPROBE_METHOD, default GET]
-  -H, --header 'NAME: VALUE' extra request header, repeatable; may replace Host
+  -H, --header 'NAME: VALUE' extra request header (gRPC metadata for grpc://),
+                             repeatable; may replace Host
                              [HEALTHPROBE_HEADER, one header per line]
       --status LIST          healthy statuses, e.g. 200, 2xx, 200-299, 200-299,401
                              [HEALTHPROBE_STATUS, default 200-399]
@@ -142,6 +146,9 @@ pub fn parse(args: Vec<OsString>, env: Env) -> Result<Command, Error> {
         return Err(Error::Conflict(
             "--body-contains needs a body, and a HEAD response has none",
         ));
+    }
+    if targets.iter().any(|target| target.scheme == Scheme::Grpc) {
+        grpc::check_metadata(&headers)?;
     }
     Ok(Command::Probe(Box::new(Config {
         targets,

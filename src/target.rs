@@ -10,6 +10,8 @@ use crate::error::Error;
 pub enum Scheme {
     Http,
     Tcp,
+    /// grpc://HOST:PORT[/SERVICE], plaintext HTTP/2.
+    Grpc,
 }
 
 /// One thing to probe. `host` is bare (no brackets around IPv6 literals).
@@ -18,7 +20,8 @@ pub struct Target {
     pub scheme: Scheme,
     pub host: String,
     pub port: u16,
-    /// Path and query, always starting with `/`; empty for tcp.
+    /// Path and query, always starting with `/`; empty for tcp. For grpc, `/SERVICE`
+    /// (percent-encoded), or empty.
     pub path: String,
     /// The target as the user wrote it (after `${VAR}` expansion), for the output line.
     pub text: String,
@@ -38,14 +41,15 @@ impl Target {
         let (scheme, default_port) = match scheme.to_ascii_lowercase().as_str() {
             "http" => (Scheme::Http, Some(80)),
             "tcp" => (Scheme::Tcp, None),
-            "https" => {
-                return Err(invalid(
-                    "https:// needs the TLS build of healthprobe (cargo build --release --features tls)",
-                ));
+            "grpc" => (Scheme::Grpc, None),
+            "https" | "grpcs" => {
+                return Err(invalid(&format!(
+                    "{scheme}:// needs the TLS build of healthprobe (cargo build --release --features tls)"
+                )));
             }
             _ => {
                 return Err(invalid(&format!(
-                    "unsupported scheme '{scheme}' (supported: http://, tcp://)"
+                    "unsupported scheme '{scheme}' (supported: http://, tcp://, grpc://)"
                 )));
             }
         };
@@ -62,13 +66,25 @@ impl Target {
         let port = match (port, default_port) {
             (Some(port), _) => parse_port(port).ok_or_else(|| invalid("port must be 1-65535"))?,
             (None, Some(port)) => port,
-            (None, None) => return Err(invalid("a port is required, as in tcp://HOST:PORT")),
+            (None, None) => {
+                let scheme = text.split("://").next().unwrap_or_default();
+                return Err(invalid(&format!(
+                    "a port is required, as in {scheme}://HOST:PORT"
+                )));
+            }
         };
         let path = match scheme {
             Scheme::Tcp if !path.is_empty() && path != "/" => {
                 return Err(invalid("a tcp:// target takes no path"));
             }
             Scheme::Tcp => String::new(),
+            Scheme::Grpc if path.contains('?') => {
+                return Err(invalid(
+                    "a grpc:// target takes no query: write grpc://HOST:PORT/SERVICE",
+                ));
+            }
+            Scheme::Grpc if path == "/" => String::new(),
+            Scheme::Grpc => path.to_string(),
             Scheme::Http if path.starts_with('/') => path.to_string(),
             Scheme::Http => format!("/{path}"),
         };
@@ -76,6 +92,11 @@ impl Target {
             return Err(invalid(&format!(
                 "{bad:?} is not allowed in a path; percent-encode it"
             )));
+        }
+        if scheme == Scheme::Grpc && String::from_utf8(percent_decode(path.as_bytes())).is_err() {
+            return Err(invalid(
+                "the service name is not UTF-8 once percent-decoded",
+            ));
         }
         Ok(Target {
             scheme,
@@ -110,6 +131,31 @@ impl fmt::Display for Target {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.text)
     }
+}
+
+/// Decodes %XX escapes (URLs, and gRPC's grpc-message); a '%' not followed by two hex
+/// digits stays as it is.
+pub fn percent_decode(text: &[u8]) -> Vec<u8> {
+    let hex = |digit: u8| (digit as char).to_digit(16).map(|value| value as u8);
+    let mut out = Vec::with_capacity(text.len());
+    let mut rest = text;
+    while let Some((&byte, tail)) = rest.split_first() {
+        let escaped = match tail {
+            [high, low, ..] if byte == b'%' => hex(*high).zip(hex(*low)),
+            _ => None,
+        };
+        match escaped {
+            Some((high, low)) => {
+                out.push(high << 4 | low);
+                rest = &tail[2..];
+            }
+            None => {
+                out.push(byte);
+                rest = tail;
+            }
+        }
+    }
+    out
 }
 
 fn parse_port(text: &str) -> Option<u16> {

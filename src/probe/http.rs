@@ -361,7 +361,7 @@ fn failure(error: ureq::Error, trace: &Mutex<Trace>) -> Error {
     }
 }
 
-fn io_reason(e: &io::Error) -> String {
+pub fn io_reason(e: &io::Error) -> String {
     match e.kind() {
         io::ErrorKind::ConnectionReset => "connection reset by the server".to_string(),
         io::ErrorKind::UnexpectedEof | io::ErrorKind::ConnectionAborted => {

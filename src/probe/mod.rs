@@ -1,5 +1,6 @@
 //! One module per kind of probe: Config + Target -> Outcome.
 
+pub mod grpc;
 pub mod http;
 pub mod tcp;
 
@@ -110,6 +111,7 @@ pub fn run(target: &Target, config: &Config, budget: Budget) -> Outcome {
     let result = match target.scheme {
         Scheme::Http => http::probe(target, &config.http, &budget, &mut report),
         Scheme::Tcp => tcp::probe(target, &budget, &mut report),
+        Scheme::Grpc => grpc::probe(target, &config.http, &budget, &mut report),
     };
     let (healthy, summary) = match result {
         Ok(verdict) => (verdict.healthy, verdict.summary),
