@@ -4,7 +4,7 @@
 mod common;
 use common::*;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{self, Receiver};
@@ -314,6 +314,64 @@ fn reply_with(message: &[u8]) -> Vec<u8> {
         &block(&[("grpc-status", "0")]),
     ));
     out
+}
+
+/// The bytes of the request the probe sends with `args`, up to the moment it waits.
+fn request_bytes(args: &[&str]) -> (u16, Vec<u8>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
+    let port = listener.local_addr().expect("local address").port();
+    let capture = thread::spawn(move || {
+        let (mut stream, _) = listener.accept().expect("a connection");
+        stream
+            .set_read_timeout(Some(Duration::from_millis(500)))
+            .expect("a read timeout");
+        let mut request = Vec::new();
+        let mut buffer = [0; 4096];
+        while let Ok(read @ 1..) = stream.read(&mut buffer) {
+            request.extend_from_slice(&buffer[..read]);
+        }
+        request
+    });
+    let target = grpc(port, "/a.B");
+    let run = probe(&[args, &["--timeout", "5s", &target]].concat());
+    assert_eq!(run.code, 1, "{run:?}");
+    (port, capture.join().expect("the capture thread"))
+}
+
+fn holds(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|window| window == needle)
+}
+
+#[test]
+fn the_request_is_grpc_over_http2() {
+    let (port, request) = request_bytes(&["-H", "X-Upper: v"]);
+    assert!(request.starts_with(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"));
+    for field in [
+        (":method", "POST"),
+        (":scheme", "http"),
+        (":path", "/grpc.health.v1.Health/Check"),
+        (":authority", &format!("127.0.0.1:{port}")),
+        ("te", "trailers"),
+        ("content-type", "application/grpc"),
+        (
+            "user-agent",
+            concat!("healthprobe/", env!("CARGO_PKG_VERSION")),
+        ),
+        ("x-upper", "v"),
+    ] {
+        assert!(holds(&request, &block(&[field])), "{field:?}");
+    }
+    // The message: not compressed, 5 bytes, HealthCheckRequest { service: "a.B" }.
+    assert!(request.ends_with(&[0, 0, 0, 0, 5, 0x0a, 3, b'a', b'.', b'B']));
+
+    // Host and User-Agent replace :authority and ours, as over HTTP/1.1.
+    let (_, request) = request_bytes(&["-H", "Host: svc.test", "-H", "User-Agent: mine/1"]);
+    assert!(holds(&request, &block(&[(":authority", "svc.test")])));
+    assert!(holds(&request, &block(&[("user-agent", "mine/1")])));
+    assert!(!holds(&request, b"healthprobe/"));
+    assert!(!holds(&request, b"\x04host"));
 }
 
 #[test]

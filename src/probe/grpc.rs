@@ -55,9 +55,9 @@ fn service(target: &Target) -> String {
 /// itself is a usage error. Pseudo-headers (":path") never get here: `-H` takes tokens.
 pub fn check_metadata(headers: &[(String, String)]) -> Result<(), Error> {
     for (name, value) in headers {
-        let name = name.to_ascii_lowercase();
+        let lower = name.to_ascii_lowercase();
         let reserved = matches!(
-            name.as_str(),
+            lower.as_str(),
             "connection"
                 | "keep-alive"
                 | "proxy-connection"
@@ -65,7 +65,7 @@ pub fn check_metadata(headers: &[(String, String)]) -> Result<(), Error> {
                 | "upgrade"
                 | "te"
                 | "content-type"
-        ) || name.starts_with("grpc-");
+        ) || lower.starts_with("grpc-");
         if reserved {
             return Err(Error::InvalidValue {
                 source: "--header".to_string(),
