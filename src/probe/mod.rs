@@ -98,6 +98,7 @@ pub fn run_all(config: &Config, budget: Budget) -> Vec<Outcome> {
                         peer: None,
                         elapsed: budget.start.elapsed(),
                         trace: Vec::new(),
+                        caveat: config.http.caveat(target),
                     })
                 })
                 .collect()
@@ -108,7 +109,7 @@ pub fn run_all(config: &Config, budget: Budget) -> Vec<Outcome> {
 pub fn run(target: &Target, config: &Config, budget: Budget) -> Outcome {
     let mut report = Report::default();
     let result = match target.scheme {
-        Scheme::Http => http::probe(target, &config.http, &budget, &mut report),
+        Scheme::Http | Scheme::Https => http::probe(target, &config.http, &budget, &mut report),
         Scheme::Tcp => tcp::probe(target, &budget, &mut report),
     };
     let (healthy, summary) = match result {
@@ -122,5 +123,6 @@ pub fn run(target: &Target, config: &Config, budget: Budget) -> Outcome {
         peer: report.peer,
         elapsed: budget.start.elapsed(),
         trace: report.trace,
+        caveat: config.http.caveat(target),
     }
 }
