@@ -127,7 +127,17 @@ fn read_pem(file: &PemFile) -> Result<Vec<PemItem<'static>>, Error> {
     }
     ureq::tls::parse_pem(&bytes)
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| file.error(format!("not valid PEM ({e})")))
+        .map_err(|e| file.error(format!("not valid PEM: {}", pem_reason(&e))))
+}
+
+fn pem_reason(error: &ureq::Error) -> String {
+    use rustls::pki_types::pem::Error as Pem;
+    match error {
+        ureq::Error::Pem(Pem::Base64Decode(_)) => "bad base64 in a section".to_string(),
+        ureq::Error::Pem(Pem::MissingSectionEnd { .. }) => "a section has no END line".to_string(),
+        ureq::Error::Pem(Pem::IllegalSectionStart { .. }) => "a malformed BEGIN line".to_string(),
+        other => other.to_string(),
+    }
 }
 
 fn read_reason(e: &io::Error) -> String {
@@ -170,11 +180,22 @@ fn describe(error: &rustls::Error) -> String {
         rustls::Error::InvalidCertificate(Certificate::NotValidForNameContext {
             expected,
             presented,
-        }) if !presented.is_empty() => format!(
-            "certificate name mismatch: it is for {}, not {}",
-            presented.join(", "),
-            expected.to_str()
-        ),
+        }) if !presented.is_empty() => {
+            // webpki shows them as `DnsName("example.com")` or `IpAddress(10.0.0.1)`.
+            let names: Vec<&str> = presented
+                .iter()
+                .map(|name| {
+                    name.split_once('(')
+                        .and_then(|(_, inner)| inner.strip_suffix(')'))
+                        .map_or(name.as_str(), |inner| inner.trim_matches('"'))
+                })
+                .collect();
+            format!(
+                "certificate name mismatch: it is for {}, not {}",
+                names.join(", "),
+                expected.to_str()
+            )
+        }
         rustls::Error::InvalidCertificate(
             Certificate::NotValidForName | Certificate::NotValidForNameContext { .. },
         ) => "certificate name mismatch".to_string(),
@@ -184,6 +205,9 @@ fn describe(error: &rustls::Error) -> String {
         rustls::Error::InvalidCertificate(
             Certificate::NotValidYet | Certificate::NotValidYetContext { .. },
         ) => "certificate not valid yet".to_string(),
+        rustls::Error::InvalidCertificate(Certificate::BadSignature) => {
+            "certificate not trusted: bad signature (another CA of the same name?)".to_string()
+        }
         rustls::Error::InvalidCertificate(Certificate::Revoked) => {
             "certificate revoked".to_string()
         }
@@ -202,6 +226,19 @@ fn describe(error: &rustls::Error) -> String {
             "TLS refused by the server: it requires a client certificate (--cert and --key)"
                 .to_string()
         }
+        // A server sends these about the client certificate.
+        rustls::Error::AlertReceived(
+            alert @ (AlertDescription::BadCertificate
+            | AlertDescription::UnknownCA
+            | AlertDescription::CertificateExpired
+            | AlertDescription::CertificateRevoked
+            | AlertDescription::CertificateUnknown
+            | AlertDescription::UnsupportedCertificate
+            | AlertDescription::AccessDenied),
+        ) => format!(
+            "TLS refused by the server: it rejects the client certificate ({})",
+            words(&format!("{alert:?}"))
+        ),
         rustls::Error::AlertReceived(alert) => {
             format!(
                 "TLS refused by the server: {}",
