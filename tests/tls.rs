@@ -95,6 +95,10 @@ fn a_self_signed_certificate_without_cacert_is_an_unknown_issuer() {
         server.requests().is_empty(),
         "no request may be sent: {run:?}"
     );
+
+    // Given as --cacert, the self-signed certificate is trusted: pinned.
+    let run = probe(&["--cacert", &pki.path("self.pem"), &server.url("/")]);
+    assert_eq!(run.code, 0, "{run:?}");
 }
 
 #[test]
@@ -315,11 +319,10 @@ fn the_deadline_covers_a_response_that_never_comes_after_the_handshake() {
 fn redirects_from_https_to_https_on_the_same_host_are_followed() {
     let pki = Pki::new();
     let config = pki.server("server", LOCAL_NAMES).server_config();
-    let port = std::sync::Arc::new(std::sync::OnceLock::<u16>::new());
-    let known = port.clone();
-    let server = TlsServer::start("127.0.0.1:0", config, move |head| {
-        let port = known.get().copied().unwrap_or_default();
-        let absolute = format!("https://localhost:{port}/final");
+    let server = TlsServer::start("127.0.0.1:0", config, |head| {
+        // localhost:PORT, as the probe sent it.
+        let host = header(head, "Host").first().copied().unwrap_or_default();
+        let absolute = format!("https://{host}/final");
         if head.starts_with("GET /start ") {
             http("302 Found", &[("Location", "/middle")], "")
         } else if head.starts_with("GET /middle ") {
@@ -327,13 +330,12 @@ fn redirects_from_https_to_https_on_the_same_host_are_followed() {
         } else if head.starts_with("GET /final ") {
             http("500 Internal Server Error", &[], "")
         } else if head.starts_with("GET /to-http ") {
-            let plain = format!("http://localhost:{port}/final");
+            let plain = format!("http://{host}/final");
             http("302 Found", &[("Location", &plain)], "")
         } else {
             http("404 Not Found", &[], "")
         }
     });
-    port.set(server.port()).expect("set once");
 
     // Both hops followed, and the answer behind them is what counts.
     let run = probe(&["--cacert", &pki.ca(), &server.url("/start")]);
