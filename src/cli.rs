@@ -20,6 +20,8 @@ Usage: healthprobe [OPTIONS] TARGET...
 Targets (several: all must be healthy; they are probed at the same time):
   http://HOST[:PORT][/PATH][?QUERY]  healthy iff the status is in --status; redirects
                                      to the same host and port are followed (10 at most)
+  https://HOST[:PORT][/PATH][?QUERY] the same over TLS, port 443 by default, the
+                                     certificate verified (only in the TLS build)
   tcp://HOST:PORT                    healthy iff a connection is established
   grpc://HOST:PORT[/SERVICE]         healthy iff grpc.health.v1.Health/Check answers
                                      SERVING for SERVICE (default: the whole server)
@@ -41,6 +43,15 @@ Options (each also read from the variable in brackets; the command line wins):
       --user-agent TEXT      [HEALTHPROBE_USER_AGENT, default healthprobe/VERSION]
       --proxy URL            send HTTP through this proxy; HTTP_PROXY, HTTPS_PROXY and
                              ALL_PROXY are ignored [HEALTHPROBE_PROXY]
+      --cacert FILE          trust the CA certificates in FILE (PEM) instead of the
+                             bundled web PKI roots [HEALTHPROBE_CACERT]
+  -k, --insecure             do not verify the server's certificate; every line of an
+                             https:// target says so [HEALTHPROBE_INSECURE=1]
+      --cert FILE            client certificate (PEM, chain allowed) for mutual TLS,
+                             with --key [HEALTHPROBE_CERT]
+      --key FILE             its private key (PEM: PKCS#8, PKCS#1 or SEC1)
+                             [HEALTHPROBE_KEY]
+                             (--cacert, -k, --cert, --key: only in the TLS build)
   -q, --quiet                print nothing when healthy [HEALTHPROBE_QUIET=1]
   -v, --verbose              also print addresses and timings to stderr
                              [HEALTHPROBE_VERBOSE=1]
@@ -138,6 +149,10 @@ pub fn parse(args: Vec<OsString>, env: Env) -> Result<Command, Error> {
         .value("--proxy", "HEALTHPROBE_PROXY")?
         .map(|setting| setting.parse(parse_proxy, "an http://HOST:PORT proxy URL"))
         .transpose()?;
+    let cacert = options.value("--cacert", "HEALTHPROBE_CACERT")?;
+    let client_cert = options.value("--cert", "HEALTHPROBE_CERT")?;
+    let client_key = options.value("--key", "HEALTHPROBE_KEY")?;
+    let insecure = options.flag(["-k", "--insecure"], "HEALTHPROBE_INSECURE")?;
     let quiet = options.flag(["-q", "--quiet"], "HEALTHPROBE_QUIET")?;
     let verbose = options.flag(["-v", "--verbose"], "HEALTHPROBE_VERBOSE")?;
     let targets = options.targets()?;
@@ -150,6 +165,18 @@ pub fn parse(args: Vec<OsString>, env: Env) -> Result<Command, Error> {
     if targets.iter().any(|target| target.scheme == Scheme::Grpc) {
         grpc::check_metadata(&headers)?;
     }
+    #[cfg(feature = "tls")]
+    let tls = tls_config(cacert, client_cert, client_key, insecure)?;
+    #[cfg(not(feature = "tls"))]
+    if let Some(setting) = [cacert, client_cert, client_key]
+        .into_iter()
+        .flatten()
+        .next()
+    {
+        return Err(Error::NeedsTls(setting.source));
+    } else if insecure {
+        return Err(Error::NeedsTls("-k/--insecure".to_string()));
+    }
     Ok(Command::Probe(Box::new(Config {
         targets,
         timeout,
@@ -161,10 +188,44 @@ pub fn parse(args: Vec<OsString>, env: Env) -> Result<Command, Error> {
             body_contains,
             user_agent,
             proxy,
+            insecure,
+            #[cfg(feature = "tls")]
+            tls,
         },
         quiet,
         verbose,
     })))
+}
+
+/// --cacert, --cert, --key and --insecure, checked together, their files read now so
+/// that a bad one is a usage error.
+#[cfg(feature = "tls")]
+fn tls_config(
+    cacert: Option<Setting>,
+    client_cert: Option<Setting>,
+    client_key: Option<Setting>,
+    insecure: bool,
+) -> Result<ureq::tls::TlsConfig, Error> {
+    use crate::tls::{self, PemFile};
+    let file = |setting: Setting| PemFile {
+        source: setting.source,
+        path: setting.text,
+    };
+    let client = match (client_cert, client_key) {
+        (Some(cert), Some(key)) => Some((file(cert), file(key))),
+        (None, None) => None,
+        _ => {
+            return Err(Error::Conflict(
+                "--cert and --key go together: give both or neither",
+            ));
+        }
+    };
+    if insecure && cacert.is_some() {
+        return Err(Error::Conflict(
+            "--insecure turns off the verification that --cacert sets up: give one or the other",
+        ));
+    }
+    tls::config(cacert.map(file), client, insecure)
 }
 
 /// A value and where it came from (a flag or a variable), so errors can name it.

@@ -3,11 +3,16 @@
 use std::fmt;
 use std::net::SocketAddr;
 
+/// How to get https:// and the TLS options, for the errors of a build without them.
+pub const TLS_BUILD: &str = "the TLS build of healthprobe (cargo build --release --features tls)";
+
 /// What the probe was doing when it failed or ran out of time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Phase {
     Resolve,
     Connect,
+    #[cfg(feature = "tls")]
+    Handshake,
     Response,
     Body,
 }
@@ -17,6 +22,8 @@ impl fmt::Display for Phase {
         f.write_str(match self {
             Phase::Resolve => "resolving the host",
             Phase::Connect => "connecting",
+            #[cfg(feature = "tls")]
+            Phase::Handshake => "during the TLS handshake",
             Phase::Response => "awaiting the response",
             Phase::Body => "reading the body",
         })
@@ -46,6 +53,16 @@ pub enum Error {
     },
     NoTargets,
     Conflict(&'static str),
+    /// A TLS option (named by its flag or variable) in a build without TLS.
+    #[cfg(not(feature = "tls"))]
+    NeedsTls(String),
+    /// A --cacert, --cert or --key file that is missing, unreadable or not what it should be.
+    #[cfg(feature = "tls")]
+    File {
+        source: String,
+        path: String,
+        reason: String,
+    },
 
     // Probe failures: the target is unhealthy, exit 1.
     Timeout(Phase),
@@ -62,6 +79,9 @@ pub enum Error {
     Http(String),
     TooManyRedirects(u32),
     RedirectLoop(String),
+    /// The TLS handshake failed, or the server ended TLS with an alert: why, in a few words.
+    #[cfg(feature = "tls")]
+    Tls(String),
 }
 
 impl fmt::Display for Error {
@@ -85,6 +105,14 @@ impl fmt::Display for Error {
                 f.write_str("no target given (name one, or set HEALTHPROBE_TARGETS)")
             }
             Error::Conflict(why) => f.write_str(why),
+            #[cfg(not(feature = "tls"))]
+            Error::NeedsTls(option) => write!(f, "{option} needs {TLS_BUILD}"),
+            #[cfg(feature = "tls")]
+            Error::File {
+                source,
+                path,
+                reason,
+            } => write!(f, "{source} '{path}': {reason}"),
             Error::Timeout(phase) => write!(f, "timed out {phase}"),
             Error::Resolve { host, reason } => write!(f, "cannot resolve '{host}': {reason}"),
             Error::Connect { addrs, reason } => {
@@ -98,6 +126,8 @@ impl fmt::Display for Error {
             Error::Http(why) => f.write_str(why),
             Error::TooManyRedirects(limit) => write!(f, "stopped after {limit} redirects"),
             Error::RedirectLoop(url) => write!(f, "redirect loop back to {url}"),
+            #[cfg(feature = "tls")]
+            Error::Tls(why) => f.write_str(why),
         }
     }
 }

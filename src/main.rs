@@ -6,6 +6,8 @@ mod net;
 mod outcome;
 mod probe;
 mod target;
+#[cfg(feature = "tls")]
+mod tls;
 
 use std::process::ExitCode;
 use std::time::Instant;

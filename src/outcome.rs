@@ -19,10 +19,13 @@ pub struct Outcome {
     pub elapsed: Duration,
     /// For --verbose: resolved addresses and per-phase timings, one entry a line.
     pub trace: Vec<String>,
+    /// Said at the end of the line whatever happened, and never cut: "certificate not
+    /// verified (--insecure)".
+    pub caveat: Option<&'static str>,
 }
 
 impl Outcome {
-    /// `healthy: TARGET: SUMMARY from PEER in N ms`, cleaned of control characters and
+    /// `healthy: TARGET: SUMMARY from PEER in N ms[, CAVEAT]`, cleaned of control characters and
     /// capped at MAX_LINE bytes.
     pub fn line(&self) -> String {
         let verdict = if self.healthy { "healthy" } else { "unhealthy" };
@@ -34,6 +37,9 @@ impl Outcome {
             let _ = write!(tail, " from {peer}");
         }
         let _ = write!(tail, " in {} ms", self.elapsed.as_millis());
+        if let Some(caveat) = self.caveat {
+            let _ = write!(tail, ", {caveat}");
+        }
         cap(&head, MAX_LINE - tail.len()) + &tail
     }
 }

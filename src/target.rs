@@ -4,14 +4,34 @@
 use std::fmt;
 use std::net::Ipv6Addr;
 
-use crate::error::Error;
+use crate::error::{Error, TLS_BUILD};
+
+const SUPPORTED: &str = if cfg!(feature = "tls") {
+    "http://, https://, tcp://, grpc://"
+} else {
+    "http://, tcp://, grpc://"
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scheme {
     Http,
+    /// HTTP over TLS: parsed in every build, accepted only in the TLS build.
+    Https,
     Tcp,
     /// grpc://HOST:PORT[/SERVICE], plaintext HTTP/2.
     Grpc,
+}
+
+impl Scheme {
+    /// As written before `://`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Scheme::Http => "http",
+            Scheme::Https => "https",
+            Scheme::Tcp => "tcp",
+            Scheme::Grpc => "grpc",
+        }
+    }
 }
 
 /// One thing to probe. `host` is bare (no brackets around IPv6 literals).
@@ -40,19 +60,19 @@ impl Target {
         };
         let (scheme, default_port) = match scheme.to_ascii_lowercase().as_str() {
             "http" => (Scheme::Http, Some(80)),
+            "https" => (Scheme::Https, Some(443)),
             "tcp" => (Scheme::Tcp, None),
             "grpc" => (Scheme::Grpc, None),
-            "https" | "grpcs" => {
-                return Err(invalid(&format!(
-                    "{scheme}:// needs the TLS build of healthprobe (cargo build --release --features tls)"
-                )));
-            }
+            "grpcs" => return Err(invalid(&format!("grpcs:// needs {TLS_BUILD}"))),
             _ => {
                 return Err(invalid(&format!(
-                    "unsupported scheme '{scheme}' (supported: http://, tcp://, grpc://)"
+                    "unsupported scheme '{scheme}' (supported: {SUPPORTED})"
                 )));
             }
         };
+        if scheme == Scheme::Https && !cfg!(feature = "tls") {
+            return Err(invalid(&format!("https:// needs {TLS_BUILD}")));
+        }
         // The fragment is never sent to a server.
         let rest = rest.split('#').next().unwrap_or_default();
         let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
@@ -85,8 +105,8 @@ impl Target {
             }
             Scheme::Grpc if path == "/" => String::new(),
             Scheme::Grpc => path.to_string(),
-            Scheme::Http if path.starts_with('/') => path.to_string(),
-            Scheme::Http => format!("/{path}"),
+            Scheme::Http | Scheme::Https if path.starts_with('/') => path.to_string(),
+            Scheme::Http | Scheme::Https => format!("/{path}"),
         };
         if let Some(bad) = path.chars().find(|c| !c.is_ascii_graphic()) {
             return Err(invalid(&format!(
@@ -118,7 +138,7 @@ impl Target {
 
     /// The URL handed to the HTTP client: normalized, with the port spelled out.
     pub fn url(&self) -> String {
-        format!("http://{}{}", self.authority(), self.path)
+        format!("{}://{}{}", self.scheme.name(), self.authority(), self.path)
     }
 
     /// Whether a redirect to `other` stays on the same scheme, host and port.

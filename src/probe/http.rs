@@ -1,6 +1,7 @@
-//! http:// probes with the kubelet's httpGet semantics: healthy iff 200 <= status < 400,
-//! same-origin redirects followed (10 at most), another host's redirect not followed
-//! but healthy. ureq does the HTTP; we decide what healthy means and own the sockets.
+//! http:// and https:// probes with the kubelet's httpGet semantics: healthy iff
+//! 200 <= status < 400, same-origin redirects followed (10 at most), another host's
+//! redirect not followed but healthy. ureq does the HTTP (and TLS, in the TLS build); we
+//! decide what healthy means and own the sockets.
 
 use std::io::{self, Read};
 use std::net::SocketAddr;
@@ -10,6 +11,8 @@ use std::time::Instant;
 use ureq::Agent;
 use ureq::http::{self, Method, Request, Response, StatusCode};
 use ureq::unversioned::resolver::{ResolvedSocketAddrs, Resolver};
+#[cfg(feature = "tls")]
+use ureq::unversioned::transport::RustlsConnector;
 use ureq::unversioned::transport::{
     ConnectProxyConnector, ConnectionDetails, Connector, Either, NextTimeout, TcpConnector,
     Transport,
@@ -18,7 +21,7 @@ use ureq::unversioned::transport::{
 use super::{Budget, Report, Verdict};
 use crate::error::{Error, Phase};
 use crate::net;
-use crate::target::Target;
+use crate::target::{Scheme, Target};
 
 /// The kubelet's limit, and ureq's default.
 const MAX_REDIRECTS: u32 = 10;
@@ -30,6 +33,8 @@ const INPUT_BUFFER: usize = 16 * 1024;
 const MAX_HEADERS: usize = INPUT_BUFFER - 1;
 /// Holds the request line and headers, user headers included.
 const OUTPUT_BUFFER: usize = 8 * 1024;
+/// Said on every line of an https:// target probed with --insecure.
+const UNVERIFIED: &str = "certificate not verified (--insecure)";
 
 #[derive(Debug)]
 pub struct HttpOptions {
@@ -40,6 +45,11 @@ pub struct HttpOptions {
     pub body_contains: Option<String>,
     pub user_agent: String,
     pub proxy: Option<ureq::Proxy>,
+    /// -k/--insecure: https:// without verifying the server's certificate.
+    pub insecure: bool,
+    /// Roots, client certificate and verification for https://, built from the options.
+    #[cfg(feature = "tls")]
+    pub tls: ureq::tls::TlsConfig,
 }
 
 impl HttpOptions {
@@ -61,6 +71,11 @@ impl HttpOptions {
 
     fn expected(&self) -> &str {
         self.status.as_ref().map_or("200-399", |set| &set.text)
+    }
+
+    /// What the line of `target` must say whatever the outcome: that nothing was verified.
+    pub fn caveat(&self, target: &Target) -> Option<&'static str> {
+        (self.insecure && target.scheme == Scheme::Https).then_some(UNVERIFIED)
     }
 }
 
@@ -231,13 +246,20 @@ fn send(
         // One connection per probe: nothing to keep alive.
         .max_idle_connections(0)
         .max_idle_connections_per_host(0)
-        .timeout_global(Some(remaining))
-        .build();
+        .timeout_global(Some(remaining));
+    #[cfg(feature = "tls")]
+    let config = config.tls_config(options.tls.clone());
+    let config = config.build();
     let connector =
         ().chain(ConnectProxyConnector::default())
             .chain(ProbeConnector {
                 trace: trace.clone(),
             });
+    #[cfg(feature = "tls")]
+    let connector = connector.chain(TlsHandshake {
+        rustls: RustlsConnector::default(),
+        trace: trace.clone(),
+    });
     let agent = Agent::with_parts(
         config,
         connector,
@@ -302,15 +324,25 @@ fn status_text(status: StatusCode) -> String {
 /// Where a Location header points, relative to `current`: None when it leaves the
 /// origin (scheme, host and port), which the kubelet does not follow either.
 fn redirect_target(current: &Target, location: &str) -> Result<Option<Target>, Error> {
-    let absolute = if let Some((scheme, _)) = location.split_once("://") {
-        if !scheme.eq_ignore_ascii_case("http") {
+    let scheme = current.scheme.name();
+    // A scheme is letters, digits, '+', '-' and '.': "/login?next=http://x" has none.
+    let absolute_scheme = location
+        .split_once("://")
+        .map(|(other, _)| other)
+        .filter(|other| {
+            other
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
+        });
+    let absolute = if let Some(other) = absolute_scheme {
+        if !other.eq_ignore_ascii_case(scheme) {
             return Ok(None);
         }
         location.to_string()
     } else if let Some(rest) = location.strip_prefix("//") {
-        format!("http://{rest}")
+        format!("{scheme}://{rest}")
     } else if location.starts_with('/') {
-        format!("http://{}{location}", current.authority())
+        format!("{scheme}://{}{location}", current.authority())
     } else {
         let path = current.path.split('?').next().unwrap_or_default();
         let base = if location.starts_with('?') {
@@ -318,7 +350,7 @@ fn redirect_target(current: &Target, location: &str) -> Result<Option<Target>, E
         } else {
             &path[..path.rfind('/').map_or(0, |slash| slash + 1)]
         };
-        format!("http://{}{base}{location}", current.authority())
+        format!("{scheme}://{}{base}{location}", current.authority())
     };
     let next = Target::parse(&absolute)
         .map_err(|_| Error::Http(format!("invalid redirect to '{location}'")))?;
@@ -348,6 +380,10 @@ fn failure(error: ureq::Error, trace: &Mutex<Trace>) -> Error {
         return failure;
     }
     let phase = trace.phase;
+    #[cfg(feature = "tls")]
+    if let Some(why) = crate::tls::failure(&error) {
+        return Error::Tls(why);
+    }
     match error {
         ureq::Error::Timeout(_) => Error::Timeout(phase),
         ureq::Error::Io(e) if e.kind() == io::ErrorKind::TimedOut => Error::Timeout(phase),
@@ -486,5 +522,36 @@ impl<In: Transport> Connector<In> for ProbeConnector {
                 Err(ureq::Error::ConnectionFailed)
             }
         }
+    }
+}
+
+/// ureq's RustlsConnector, marking the handshake as a phase of its own so that a stall
+/// there says so, and noting when it is done for --verbose.
+#[cfg(feature = "tls")]
+#[derive(Debug)]
+struct TlsHandshake {
+    rustls: RustlsConnector,
+    trace: Arc<Mutex<Trace>>,
+}
+
+#[cfg(feature = "tls")]
+impl<In: Transport> Connector<In> for TlsHandshake {
+    type Out = <RustlsConnector as Connector<In>>::Out;
+
+    fn connect(
+        &self,
+        details: &ConnectionDetails,
+        chained: Option<In>,
+    ) -> Result<Option<Self::Out>, ureq::Error> {
+        if !details.needs_tls() {
+            return self.rustls.connect(details, chained);
+        }
+        lock(&self.trace).phase = Phase::Handshake;
+        let transport = self.rustls.connect(details, chained)?;
+        let mut trace = lock(&self.trace);
+        let budget = trace.budget;
+        trace.report.note(&budget, "TLS handshake done");
+        trace.phase = Phase::Response;
+        Ok(transport)
     }
 }

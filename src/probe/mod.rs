@@ -99,6 +99,7 @@ pub fn run_all(config: &Config, budget: Budget) -> Vec<Outcome> {
                         peer: None,
                         elapsed: budget.start.elapsed(),
                         trace: Vec::new(),
+                        caveat: config.http.caveat(target),
                     })
                 })
                 .collect()
@@ -109,7 +110,7 @@ pub fn run_all(config: &Config, budget: Budget) -> Vec<Outcome> {
 pub fn run(target: &Target, config: &Config, budget: Budget) -> Outcome {
     let mut report = Report::default();
     let result = match target.scheme {
-        Scheme::Http => http::probe(target, &config.http, &budget, &mut report),
+        Scheme::Http | Scheme::Https => http::probe(target, &config.http, &budget, &mut report),
         Scheme::Tcp => tcp::probe(target, &budget, &mut report),
         Scheme::Grpc => grpc::probe(target, &config.http, &budget, &mut report),
     };
@@ -124,5 +125,6 @@ pub fn run(target: &Target, config: &Config, budget: Budget) -> Outcome {
         peer: report.peer,
         elapsed: budget.start.elapsed(),
         trace: report.trace,
+        caveat: config.http.caveat(target),
     }
 }

@@ -2,6 +2,9 @@
 //! port 0 that each test starts for itself, so tests run in parallel without colliding.
 #![allow(dead_code)]
 
+#[cfg(feature = "tls")]
+pub mod tls;
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Command, Stdio};
