@@ -10,6 +10,8 @@ pub enum Phase {
     Connect,
     Response,
     Body,
+    /// A step of a database protocol, in words: "awaiting the reply to PING".
+    Protocol(&'static str),
 }
 
 impl fmt::Display for Phase {
@@ -19,6 +21,7 @@ impl fmt::Display for Phase {
             Phase::Connect => "connecting",
             Phase::Response => "awaiting the response",
             Phase::Body => "reading the body",
+            Phase::Protocol(step) => step,
         })
     }
 }
@@ -62,6 +65,11 @@ pub enum Error {
     Http(String),
     TooManyRedirects(u32),
     RedirectLoop(String),
+    /// The connection broke (closed, reset) in the middle of a protocol step.
+    Connection {
+        phase: Phase,
+        reason: String,
+    },
 }
 
 impl fmt::Display for Error {
@@ -98,6 +106,7 @@ impl fmt::Display for Error {
             Error::Http(why) => f.write_str(why),
             Error::TooManyRedirects(limit) => write!(f, "stopped after {limit} redirects"),
             Error::RedirectLoop(url) => write!(f, "redirect loop back to {url}"),
+            Error::Connection { phase, reason } => write!(f, "{reason} while {phase}"),
         }
     }
 }

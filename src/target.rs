@@ -10,6 +10,16 @@ use crate::error::Error;
 pub enum Scheme {
     Http,
     Tcp,
+    Postgres,
+    Redis,
+    Mysql,
+}
+
+impl Scheme {
+    /// The database schemes take `user:password@`; http and tcp do not.
+    fn takes_credentials(self) -> bool {
+        matches!(self, Scheme::Postgres | Scheme::Redis | Scheme::Mysql)
+    }
 }
 
 /// One thing to probe. `host` is bare (no brackets around IPv6 literals).
@@ -20,14 +30,37 @@ pub struct Target {
     pub port: u16,
     /// Path and query, always starting with `/`; empty for tcp.
     pub path: String,
-    /// The target as the user wrote it (after `${VAR}` expansion), for the output line.
+    /// The target as the user wrote it (after `${VAR}` expansion), for the output line,
+    /// with any password masked.
     pub text: String,
+    /// The user of `user:password@` (database schemes only), percent-decoded.
+    pub user: Option<String>,
+    pub password: Option<Secret>,
+    /// The database of postgres://HOST/DBNAME, percent-decoded.
+    pub database: Option<String>,
+}
+
+/// A password: shown nowhere, not even in Debug output.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
 }
 
 impl Target {
     pub fn parse(text: &str) -> Result<Target, Error> {
+        let shown = redact(text);
         let invalid = |reason: &str| Error::InvalidTarget {
-            target: text.to_string(),
+            target: shown.clone(),
             reason: reason.to_string(),
         };
         let Some((scheme, rest)) = text.split_once("://") else {
@@ -38,6 +71,9 @@ impl Target {
         let (scheme, default_port) = match scheme.to_ascii_lowercase().as_str() {
             "http" => (Scheme::Http, Some(80)),
             "tcp" => (Scheme::Tcp, None),
+            "postgres" | "postgresql" => (Scheme::Postgres, Some(5432)),
+            "redis" => (Scheme::Redis, Some(6379)),
+            "mysql" => (Scheme::Mysql, Some(3306)),
             "https" => {
                 return Err(invalid(
                     "https:// needs the TLS build of healthprobe (cargo build --release --features tls)",
@@ -45,30 +81,52 @@ impl Target {
             }
             _ => {
                 return Err(invalid(&format!(
-                    "unsupported scheme '{scheme}' (supported: http://, tcp://)"
+                    "unsupported scheme '{scheme}' (supported: http://, tcp://, postgres://, redis://, mysql://)"
                 )));
             }
         };
+        let (userinfo, rest) = split_userinfo(scheme, rest);
         // The fragment is never sent to a server.
         let rest = rest.split('#').next().unwrap_or_default();
         let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
         let (authority, path) = rest.split_at(authority_end);
-        if authority.contains('@') {
+        if userinfo.is_some() && !scheme.takes_credentials() {
             return Err(invalid(
                 "credentials in the URL are not supported; send them with -H 'Authorization: ...'",
             ));
         }
+        let (user, password) = split_credentials(scheme, userinfo).map_err(|e| invalid(&e))?;
         let (host, port) = split_host_port(authority).map_err(&invalid)?;
         let port = match (port, default_port) {
             (Some(port), _) => parse_port(port).ok_or_else(|| invalid("port must be 1-65535"))?,
             (None, Some(port)) => port,
             (None, None) => return Err(invalid("a port is required, as in tcp://HOST:PORT")),
         };
+        // A database URL's query (sslmode=...) is accepted and ignored: no probe logs in.
+        let database_path = path.split('?').next().unwrap_or_default();
+        let database = match scheme {
+            Scheme::Postgres | Scheme::Mysql => match database_path.trim_start_matches('/') {
+                "" => None,
+                name => Some(decode(name, "database name").map_err(|e| invalid(&e))?),
+            },
+            _ => None,
+        };
         let path = match scheme {
             Scheme::Tcp if !path.is_empty() && path != "/" => {
                 return Err(invalid("a tcp:// target takes no path"));
             }
-            Scheme::Tcp => String::new(),
+            // redis://HOST/2 names a database; PING answers the same in each.
+            Scheme::Redis
+                if !database_path
+                    .trim_start_matches('/')
+                    .bytes()
+                    .all(|b| b.is_ascii_digit()) =>
+            {
+                return Err(invalid(
+                    "a redis:// path is a database number, as in redis://HOST/0",
+                ));
+            }
+            Scheme::Tcp | Scheme::Postgres | Scheme::Redis | Scheme::Mysql => String::new(),
             Scheme::Http if path.starts_with('/') => path.to_string(),
             Scheme::Http => format!("/{path}"),
         };
@@ -82,7 +140,10 @@ impl Target {
             host: host.to_ascii_lowercase(),
             port,
             path,
-            text: text.to_string(),
+            text: shown,
+            user,
+            password,
+            database,
         })
     }
 
@@ -110,6 +171,113 @@ impl fmt::Display for Target {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.text)
     }
+}
+
+/// Splits `userinfo@` off what follows `scheme://`. A database URL's userinfo runs to the
+/// last '@', so that a password may hold '/', '?', '#' or '@' unencoded (as base64 does);
+/// elsewhere the authority ends at the first '/', '?' or '#', as RFC 3986 says.
+fn split_userinfo(scheme: Scheme, rest: &str) -> (Option<&str>, &str) {
+    let end = match scheme.takes_credentials() {
+        true => rest.len(),
+        false => rest.find(['/', '?', '#']).unwrap_or(rest.len()),
+    };
+    match rest[..end].rfind('@') {
+        Some(at) => (Some(&rest[..at]), &rest[at + 1..]),
+        None => (None, rest),
+    }
+}
+
+/// `user:password`, `:password` or `user`, percent-decoded. On redis:// a lone word is
+/// the password, as redis-cli reads it. An empty password means none.
+fn split_credentials(
+    scheme: Scheme,
+    userinfo: Option<&str>,
+) -> Result<(Option<String>, Option<Secret>), String> {
+    let Some(userinfo) = userinfo else {
+        return Ok((None, None));
+    };
+    let (user, password) = match userinfo.split_once(':') {
+        Some((user, password)) => (user, password),
+        None if scheme == Scheme::Redis => ("", userinfo),
+        None => (userinfo, ""),
+    };
+    let user = match user {
+        "" => None,
+        user => Some(decode(user, "user name")?),
+    };
+    let password = match password {
+        "" => None,
+        password => Some(Secret(decode(password, "password")?)),
+    };
+    Ok((user, password))
+}
+
+/// Percent-decodes `text`. A '%' not followed by two hex digits stays as it is, so that
+/// an unencoded password from `${VAR}` still works. Control characters are refused:
+/// PostgreSQL's startup message cannot carry a NUL.
+fn decode(text: &str, what: &str) -> Result<String, String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let escaped = bytes
+            .get(i + 1..i + 3)
+            .filter(|_| bytes[i] == b'%')
+            .and_then(|hex| std::str::from_utf8(hex).ok())
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+        match escaped {
+            Some(byte) => {
+                out.push(byte);
+                i += 3;
+            }
+            None => {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+    }
+    match String::from_utf8(out) {
+        Ok(text) if !text.chars().any(char::is_control) => Ok(text),
+        _ => Err(format!(
+            "the {what} must be UTF-8 text without control characters once percent-decoded"
+        )),
+    }
+}
+
+/// The target text with any password replaced by `***`, for every line and message that
+/// shows it. Works on what may not parse (an unknown scheme, a bad port) and on
+/// space-separated lists of targets, so that no error message can leak a password.
+pub fn redact(text: &str) -> String {
+    text.split_inclusive(char::is_whitespace)
+        .map(|word| {
+            let target = word.trim_end_matches(char::is_whitespace);
+            redact_one(target) + &word[target.len()..]
+        })
+        .collect()
+}
+
+fn redact_one(text: &str) -> String {
+    let Some((scheme_text, rest)) = text.split_once("://") else {
+        return text.to_string();
+    };
+    // Unknown schemes are masked as database URLs are: it masks the more.
+    let scheme = match scheme_text.to_ascii_lowercase().as_str() {
+        "http" | "https" => Scheme::Http,
+        "tcp" => Scheme::Tcp,
+        "postgres" | "postgresql" => Scheme::Postgres,
+        "mysql" => Scheme::Mysql,
+        _ => Scheme::Redis,
+    };
+    let (Some(userinfo), host_and_rest) = split_userinfo(scheme, rest) else {
+        return text.to_string();
+    };
+    let masked = match userinfo.split_once(':') {
+        Some((_, "")) => userinfo.to_string(),
+        Some((user, _)) => format!("{user}:***"),
+        None if scheme == Scheme::Redis => "***".to_string(),
+        None => userinfo.to_string(),
+    };
+    format!("{scheme_text}://{masked}@{host_and_rest}")
 }
 
 fn parse_port(text: &str) -> Option<u16> {
