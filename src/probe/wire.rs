@@ -15,6 +15,8 @@ use crate::outcome::{cap, printable};
 const WAIT_SLICE: Duration = Duration::from_millis(250);
 /// Quoted server text is cut to this many bytes; the line has other things to say.
 const QUOTE_MAX: usize = 120;
+/// Of a server that speaks another protocol, the line shows no more than this.
+const STRANGER_MAX: usize = 48;
 
 pub struct Wire {
     stream: TcpStream,
@@ -120,7 +122,17 @@ pub fn quote(text: &str) -> String {
     cap(&printable(first_line.trim()), QUOTE_MAX)
 }
 
-/// What a server that speaks another protocol said, for "not a ... server (it said ...)".
+/// What a server that speaks another protocol said, for "not a ... server (it said ...)":
+/// its first line, in ASCII, with '?' for anything else (binary, most likely).
 pub fn stranger(bytes: &[u8]) -> String {
-    format!("it said '{}'", quote(&String::from_utf8_lossy(bytes)))
+    let first_line = bytes.split(|&b| b == b'\r' || b == b'\n').next();
+    let ascii: String = first_line
+        .unwrap_or_default()
+        .iter()
+        .map(|&b| match b {
+            b' '..=b'~' => char::from(b),
+            _ => '?',
+        })
+        .collect();
+    format!("it said '{}'", cap(&ascii, STRANGER_MAX))
 }
