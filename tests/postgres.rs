@@ -53,7 +53,9 @@ impl Postgres {
         let mut command = Command::new("runuser");
         command
             .args(["-u", "postgres", "--"])
-            .arg(self.bin.join(program));
+            .arg(self.bin.join(program))
+            // The checkout may be where postgres cannot go (under /root, say).
+            .current_dir(&self.dir.path);
         command
     }
 
