@@ -124,9 +124,7 @@ fn an_error_greeting_is_unhealthy_and_quoted() {
         ),
     ] {
         let server = Server::greet(Greeting::Bytes(greeting));
-        let run = probe(&[&format!("mysql://127.0.0.1:{}", server.port())]);
-        assert_eq!(run.code, 1, "{run:?}");
-        assert!(run.stderr.contains(says), "{run:?}");
+        expect(&[&url(&server)], 1, says);
     }
 }
 
@@ -137,27 +135,20 @@ fn a_scripted_handshake_is_healthy_and_names_the_version() {
     payload.extend_from_slice(&[1, 0, 0, 0]);
     payload.extend_from_slice(b"abcdefgh\0");
     let server = Server::greet(Greeting::Bytes(packet(&payload)));
-    let run = probe(&[&format!("mysql://127.0.0.1:{}", server.port())]);
-    assert_eq!(run.code, 0, "{run:?}");
-    assert!(
-        run.stdout.contains(": alive: server 8.0.36 from "),
-        "{run:?}"
-    );
+    expect(&[&url(&server)], 0, ": alive: server 8.0.36 from ");
 }
 
 /// An HTTP server waits for a request that a MySQL client never sends.
 #[test]
 fn an_http_server_is_unhealthy_by_the_deadline() {
     let server = Server::start(http("200 OK", &[], "ok"));
-    let target = format!("mysql://127.0.0.1:{}", server.port());
-    let run = probe(&["--timeout", "1s", &target]);
-    assert_eq!(run.code, 1, "{run:?}");
-    assert!(
-        run.stderr
-            .contains("timed out awaiting the server's greeting"),
-        "{run:?}"
-    );
-    assert!(run.elapsed < Duration::from_millis(1900), "{run:?}");
+    expect_timeout(&url(&server), "awaiting the server's greeting");
+}
+
+#[test]
+fn a_silent_server_times_out_awaiting_the_greeting() {
+    let server = Server::greet(Greeting::Bytes(Vec::new()));
+    expect_timeout(&url(&server), "awaiting the server's greeting");
 }
 
 #[test]
@@ -169,12 +160,7 @@ fn a_server_that_speaks_another_protocol_is_not_mysql() {
         &packet(b"\x09old\0")[..],
     ] {
         let server = Server::greet(Greeting::Bytes(greeting.to_vec()));
-        let run = probe(&[&format!("mysql://127.0.0.1:{}", server.port())]);
-        assert_eq!(run.code, 1, "{run:?}");
-        assert!(
-            run.stderr.contains("not a MySQL server (it said '"),
-            "{run:?}"
-        );
+        expect(&[&url(&server)], 1, "not a MySQL server (it said '");
     }
 }
 
@@ -185,28 +171,12 @@ fn a_flood_is_cut_short_in_bounded_memory() {
     prefix[0] = 0xe8; // 1000 bytes of payload
     prefix[1] = 0x03;
     let server = Server::greet(Greeting::Flood(prefix));
-    let target = format!("mysql://127.0.0.1:{}", server.port());
-    let (run, rss) = probe_max_rss(&["--timeout", "5s", &target]);
-    assert_eq!(run.code, 1, "{run:?}");
-    assert!(run.stderr.contains("not a MySQL server"), "{run:?}");
-    assert!(rss.is_none_or(|kib| kib < 16 * 1024), "{rss:?} KiB");
-
+    expect_flood_refused(&url(&server), "not a MySQL server");
     // And a header that claims 16 MB is refused before reading it.
     let server = Server::greet(Greeting::Flood(vec![0xff, 0xff, 0xff, 0]));
-    let run = probe(&[&format!("mysql://127.0.0.1:{}", server.port())]);
-    assert_eq!(run.code, 1, "{run:?}");
-    assert!(run.stderr.contains("not a MySQL server"), "{run:?}");
+    expect_flood_refused(&url(&server), "not a MySQL server");
 }
 
-#[test]
-fn a_silent_server_times_out_awaiting_the_greeting() {
-    let server = Server::greet(Greeting::Bytes(Vec::new()));
-    let target = format!("mysql://127.0.0.1:{}", server.port());
-    let run = probe(&["--timeout", "1s", &target]);
-    assert_eq!(run.code, 1, "{run:?}");
-    assert!(
-        run.stderr
-            .contains("timed out awaiting the server's greeting"),
-        "{run:?}"
-    );
+fn url(server: &Server) -> String {
+    format!("mysql://127.0.0.1:{}", server.port())
 }

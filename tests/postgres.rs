@@ -5,7 +5,6 @@ use common::*;
 
 use std::path::PathBuf;
 use std::process::Command;
-use std::time::Duration;
 
 /// A cluster in a temp dir, listening on 127.0.0.1 only; stopped when dropped.
 struct Postgres {
@@ -248,53 +247,30 @@ fn another_protocol_is_not_postgres() {
     let server = Server::start(Reply::Answer(
         b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n".to_vec(),
     ));
-    let run = probe(&[&format!("postgres://127.0.0.1:{}", server.port())]);
-    assert_eq!(run.code, 1, "{run:?}");
-    assert!(
-        run.stderr
-            .contains("not a PostgreSQL server (it said 'HTTP/1.1 400 Bad Request')"),
-        "{run:?}"
-    );
+    let says = "not a PostgreSQL server (it said 'HTTP/1.1 400 Bad Request')";
+    expect(&[&url(&server)], 1, says);
 }
 
 #[test]
 fn closing_without_an_answer_is_unhealthy() {
     let server = Server::start(Reply::Answer(Vec::new()));
-    let run = probe(&[&format!("postgres://127.0.0.1:{}", server.port())]);
-    assert_eq!(run.code, 1, "{run:?}");
-    assert!(
-        run.stderr.contains(
-            "the server closed the connection while awaiting the reply to the startup message"
-        ),
-        "{run:?}"
-    );
+    let says = "the server closed the connection while awaiting the reply to the startup message";
+    expect(&[&url(&server)], 1, says);
 }
 
 #[test]
 fn a_silent_server_times_out_awaiting_the_reply() {
     let server = Server::start(Reply::Silent);
-    let target = format!("postgres://127.0.0.1:{}", server.port());
-    let run = probe(&["--timeout", "1s", &target]);
-    assert_eq!(run.code, 1, "{run:?}");
-    assert!(
-        run.stderr
-            .contains("timed out awaiting the reply to the startup message"),
-        "{run:?}"
-    );
-    assert!(run.elapsed < Duration::from_millis(1900), "{run:?}");
+    expect_timeout(&url(&server), "awaiting the reply to the startup message");
 }
 
 #[test]
 fn a_flood_is_cut_short_in_bounded_memory() {
     // 'E' then a length of "xxxx": 2 GB, which no error reply is.
     let server = Server::greet(Greeting::Flood(b"E".to_vec()));
-    let target = format!("postgres://127.0.0.1:{}", server.port());
-    let (run, rss) = probe_max_rss(&["--timeout", "5s", &target]);
-    assert_eq!(run.code, 1, "{run:?}");
-    assert!(
-        run.stderr
-            .contains("not a PostgreSQL server (it said 'Exxxx"),
-        "{run:?}"
-    );
-    assert!(rss.is_none_or(|kib| kib < 16 * 1024), "{rss:?} KiB");
+    expect_flood_refused(&url(&server), "not a PostgreSQL server (it said 'Exxxx");
+}
+
+fn url(server: &Server) -> String {
+    format!("postgres://127.0.0.1:{}", server.port())
 }

@@ -361,3 +361,33 @@ pub fn header<'a>(head: &'a str, name: &str) -> Vec<&'a str> {
         .map(|(_, v)| v.trim())
         .collect()
 }
+
+/// Runs the probe and checks its exit code and that its output says `says`.
+pub fn expect(args: &[&str], code: i32, says: &str) -> Run {
+    let run = probe(args);
+    assert_eq!(run.code, code, "{args:?}: {run:?}");
+    assert!(
+        run.output().contains(says),
+        "{args:?} should say {says:?}: {run:?}"
+    );
+    run
+}
+
+/// A server that never answers: unhealthy by a 1 s deadline, naming the phase it was in.
+pub fn expect_timeout(target: &str, phase: &str) {
+    let run = expect(
+        &["--timeout", "1s", target],
+        1,
+        &format!("timed out {phase}"),
+    );
+    assert!(run.elapsed < Duration::from_millis(1900), "{run:?}");
+}
+
+/// A server that floods: unhealthy with `says` long before the 5 s deadline (an unbounded
+/// reader would still be reading then), in bounded memory.
+pub fn expect_flood_refused(target: &str, says: &str) {
+    let (run, rss) = probe_max_rss(&["--timeout", "5s", target]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stderr.contains(says), "should say {says:?}: {run:?}");
+    assert!(rss.is_none_or(|kib| kib < 16 * 1024), "{rss:?} KiB");
+}
