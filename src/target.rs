@@ -248,16 +248,22 @@ fn decode(text: &str, what: &str) -> Result<String, String> {
 /// shows it. Works on what may not parse (an unknown scheme, a bad port) and on
 /// space-separated lists of targets, so that no error message can leak a password.
 pub fn redact(text: &str) -> String {
-    text.split_inclusive(char::is_whitespace)
-        .map(|word| {
-            let target = word.trim_end_matches(char::is_whitespace);
-            redact_one(target) + &word[target.len()..]
-        })
-        .collect()
+    let mut out = String::with_capacity(text.len());
+    let mut target = String::new();
+    // Each target starts with a word holding "://", so a password with a space stays whole.
+    for word in text.split_inclusive(char::is_whitespace) {
+        if word.contains("://") && !target.is_empty() {
+            out += &redact_one(&target);
+            target.clear();
+        }
+        target += word;
+    }
+    out + &redact_one(&target)
 }
 
 fn redact_one(text: &str) -> String {
-    let Some((scheme_text, rest)) = text.split_once("://") else {
+    let trimmed = text.trim_end();
+    let Some((scheme_text, rest)) = trimmed.split_once("://") else {
         return text.to_string();
     };
     // Unknown schemes are masked as database URLs are: it masks the more.
@@ -277,7 +283,7 @@ fn redact_one(text: &str) -> String {
         None if scheme == Scheme::Redis => "***".to_string(),
         None => userinfo.to_string(),
     };
-    format!("{scheme_text}://{masked}@{host_and_rest}")
+    format!("{scheme_text}://{masked}@{host_and_rest}") + &text[trimmed.len()..]
 }
 
 fn parse_port(text: &str) -> Option<u16> {
@@ -408,5 +414,9 @@ mod tests {
             "redis://:***@a  http://u:***@b/x@y rediss://***@c mysql://u@d"
         );
         assert_eq!(redact("http://host/a@b:c"), "http://host/a@b:c");
+        assert_eq!(
+            redact("redis://:pass word@a mysql://u:p@b"),
+            "redis://:***@a mysql://u:***@b"
+        );
     }
 }
