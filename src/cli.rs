@@ -9,7 +9,7 @@ use pico_args::Arguments;
 use crate::error::Error;
 use crate::probe::grpc;
 use crate::probe::http::{HttpOptions, StatusSet};
-use crate::target::{Scheme, Target};
+use crate::target::{Scheme, Target, redact};
 
 pub const HELP: &str = "\
 healthprobe: is this service healthy? Probes each TARGET under one hard deadline,
@@ -25,6 +25,13 @@ Targets (several: all must be healthy; they are probed at the same time):
   tcp://HOST:PORT                    healthy iff a connection is established
   grpc://HOST:PORT[/SERVICE]         healthy iff grpc.health.v1.Health/Check answers
                                      SERVING for SERVICE (default: the whole server)
+  postgres://[USER@]HOST[:5432][/DB] healthy iff the server accepts connections, as
+                                     pg_isready says (also postgresql://)
+  redis://[[USER]:PASSWORD@]HOST[:6379]
+                                     healthy iff PING answers PONG (AUTH first)
+  mysql://HOST[:3306]                healthy iff the server greets with a handshake,
+                                     as mysqladmin ping says
+  Passwords show as ***: pass them in a variable, redis://:${REDIS_PASSWORD}@HOST.
   HOST is a name, an IPv4 address or a bracketed IPv6 address ([::1]).
   localhost means 127.0.0.1 and ::1, without asking any resolver.
 
@@ -350,11 +357,11 @@ impl Options<'_> {
             if text.starts_with('-') && text.len() > 1 {
                 return Err(Error::UnknownOption(text.to_string()));
             }
-            texts.push(expand(text, text, env)?);
+            texts.push(expand_target(text, text, env)?);
         }
         if texts.is_empty() {
             let listed = env_var(env, VAR)?.unwrap_or_default();
-            let listed = expand(&listed, VAR, env)?;
+            let listed = expand_target(&listed, VAR, env)?;
             texts = listed.split_whitespace().map(str::to_string).collect();
         }
         if texts.is_empty() {
@@ -395,6 +402,26 @@ fn argument_error(e: pico_args::Error, option: &str) -> Error {
             expected: "valid UTF-8",
         },
     }
+}
+
+/// Expands targets; an error shows them with any password masked.
+fn expand_target(text: &str, source: &str, env: Env) -> Result<String, Error> {
+    expand(text, source, env).map_err(|error| match error {
+        Error::InvalidValue {
+            source,
+            value,
+            expected,
+        } => Error::InvalidValue {
+            source: redact(&source),
+            value: redact(&value),
+            expected,
+        },
+        Error::UnsetVariable { name, source } => Error::UnsetVariable {
+            name,
+            source: redact(&source),
+        },
+        error => error,
+    })
 }
 
 /// Expands `${NAME}` and `${NAME:-default}` (the default also when NAME is empty, as in

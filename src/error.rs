@@ -15,6 +15,8 @@ pub enum Phase {
     Handshake,
     Response,
     Body,
+    /// A step of a database protocol, in words: "awaiting the reply to PING".
+    Protocol(&'static str),
 }
 
 impl fmt::Display for Phase {
@@ -26,6 +28,7 @@ impl fmt::Display for Phase {
             Phase::Handshake => "during the TLS handshake",
             Phase::Response => "awaiting the response",
             Phase::Body => "reading the body",
+            Phase::Protocol(step) => step,
         })
     }
 }
@@ -82,6 +85,11 @@ pub enum Error {
     /// The TLS handshake failed, or the server ended TLS with an alert: why, in a few words.
     #[cfg(feature = "tls")]
     Tls(String),
+    /// The connection broke (closed, reset) in the middle of a protocol step.
+    Connection {
+        phase: Phase,
+        reason: String,
+    },
 }
 
 impl fmt::Display for Error {
@@ -128,6 +136,7 @@ impl fmt::Display for Error {
             Error::RedirectLoop(url) => write!(f, "redirect loop back to {url}"),
             #[cfg(feature = "tls")]
             Error::Tls(why) => f.write_str(why),
+            Error::Connection { phase, reason } => write!(f, "{reason} while {phase}"),
         }
     }
 }

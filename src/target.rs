@@ -7,9 +7,9 @@ use std::net::Ipv6Addr;
 use crate::error::{Error, TLS_BUILD};
 
 const SUPPORTED: &str = if cfg!(feature = "tls") {
-    "http://, https://, tcp://, grpc://"
+    "http://, https://, tcp://, grpc://, postgres://, redis://, mysql://"
 } else {
-    "http://, tcp://, grpc://"
+    "http://, tcp://, grpc://, postgres://, redis://, mysql://"
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,6 +20,9 @@ pub enum Scheme {
     Tcp,
     /// grpc://HOST:PORT[/SERVICE], plaintext HTTP/2.
     Grpc,
+    Postgres,
+    Redis,
+    Mysql,
 }
 
 impl Scheme {
@@ -30,7 +33,15 @@ impl Scheme {
             Scheme::Https => "https",
             Scheme::Tcp => "tcp",
             Scheme::Grpc => "grpc",
+            Scheme::Postgres => "postgres",
+            Scheme::Redis => "redis",
+            Scheme::Mysql => "mysql",
         }
+    }
+
+    /// The database schemes take `user:password@`; the others do not.
+    fn takes_credentials(self) -> bool {
+        matches!(self, Scheme::Postgres | Scheme::Redis | Scheme::Mysql)
     }
 }
 
@@ -43,14 +54,37 @@ pub struct Target {
     /// Path and query, always starting with `/`; empty for tcp. For grpc, `/SERVICE`
     /// (percent-encoded), or empty.
     pub path: String,
-    /// The target as the user wrote it (after `${VAR}` expansion), for the output line.
+    /// The target as the user wrote it (after `${VAR}` expansion), for the output line,
+    /// with any password masked.
     pub text: String,
+    /// The user of `user:password@` (database schemes only), percent-decoded.
+    pub user: Option<String>,
+    pub password: Option<Secret>,
+    /// The database of postgres://HOST/DBNAME, percent-decoded.
+    pub database: Option<String>,
+}
+
+/// A password: shown nowhere, not even in Debug output.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
 }
 
 impl Target {
     pub fn parse(text: &str) -> Result<Target, Error> {
+        let shown = redact(text);
         let invalid = |reason: &str| Error::InvalidTarget {
-            target: text.to_string(),
+            target: shown.clone(),
             reason: reason.to_string(),
         };
         let Some((scheme, rest)) = text.split_once("://") else {
@@ -64,6 +98,9 @@ impl Target {
             "tcp" => (Scheme::Tcp, None),
             "grpc" => (Scheme::Grpc, None),
             "grpcs" => return Err(invalid(&format!("grpcs:// needs {TLS_BUILD}"))),
+            "postgres" | "postgresql" => (Scheme::Postgres, Some(5432)),
+            "redis" => (Scheme::Redis, Some(6379)),
+            "mysql" => (Scheme::Mysql, Some(3306)),
             _ => {
                 return Err(invalid(&format!(
                     "unsupported scheme '{scheme}' (supported: {SUPPORTED})"
@@ -73,15 +110,17 @@ impl Target {
         if scheme == Scheme::Https && !cfg!(feature = "tls") {
             return Err(invalid(&format!("https:// needs {TLS_BUILD}")));
         }
+        let (userinfo, rest) = split_userinfo(scheme, rest);
         // The fragment is never sent to a server.
         let rest = rest.split('#').next().unwrap_or_default();
         let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
         let (authority, path) = rest.split_at(authority_end);
-        if authority.contains('@') {
+        if userinfo.is_some() && !scheme.takes_credentials() {
             return Err(invalid(
                 "credentials in the URL are not supported; send them with -H 'Authorization: ...'",
             ));
         }
+        let (user, password) = split_credentials(scheme, userinfo).map_err(|e| invalid(&e))?;
         let (host, port) = split_host_port(authority).map_err(&invalid)?;
         let port = match (port, default_port) {
             (Some(port), _) => parse_port(port).ok_or_else(|| invalid("port must be 1-65535"))?,
@@ -93,11 +132,19 @@ impl Target {
                 )));
             }
         };
+        // A database URL's query (sslmode=...) is accepted and ignored: no probe logs in.
+        let database_path = path.split('?').next().unwrap_or_default();
+        let database = match scheme {
+            Scheme::Postgres | Scheme::Mysql => match database_path.trim_start_matches('/') {
+                "" => None,
+                name => Some(decode(name, "database name").map_err(|e| invalid(&e))?),
+            },
+            _ => None,
+        };
         let path = match scheme {
             Scheme::Tcp if !path.is_empty() && path != "/" => {
                 return Err(invalid("a tcp:// target takes no path"));
             }
-            Scheme::Tcp => String::new(),
             Scheme::Grpc if path.contains('?') => {
                 return Err(invalid(
                     "a grpc:// target takes no query: write grpc://HOST:PORT/SERVICE",
@@ -105,6 +152,18 @@ impl Target {
             }
             Scheme::Grpc if path == "/" => String::new(),
             Scheme::Grpc => path.to_string(),
+            // redis://HOST/2 names a database; PING answers the same in each.
+            Scheme::Redis
+                if !database_path
+                    .trim_start_matches('/')
+                    .bytes()
+                    .all(|b| b.is_ascii_digit()) =>
+            {
+                return Err(invalid(
+                    "a redis:// path is a database number, as in redis://HOST/0",
+                ));
+            }
+            Scheme::Tcp | Scheme::Postgres | Scheme::Redis | Scheme::Mysql => String::new(),
             Scheme::Http | Scheme::Https if path.starts_with('/') => path.to_string(),
             Scheme::Http | Scheme::Https => format!("/{path}"),
         };
@@ -123,7 +182,10 @@ impl Target {
             host: host.to_ascii_lowercase(),
             port,
             path,
-            text: text.to_string(),
+            text: shown,
+            user,
+            password,
+            database,
         })
     }
 
@@ -154,7 +216,7 @@ impl fmt::Display for Target {
 }
 
 /// Decodes %XX escapes (URLs, and gRPC's grpc-message); a '%' not followed by two hex
-/// digits stays as it is.
+/// digits stays as it is, so that an unencoded password from `${VAR}` still works.
 pub fn percent_decode(text: &[u8]) -> Vec<u8> {
     let hex = |digit: u8| (digit as char).to_digit(16).map(|value| value as u8);
     let mut out = Vec::with_capacity(text.len());
@@ -176,6 +238,98 @@ pub fn percent_decode(text: &[u8]) -> Vec<u8> {
         }
     }
     out
+}
+
+/// Splits `userinfo@` off what follows `scheme://`. A database URL's userinfo runs to the
+/// last '@', so that a password may hold '/', '?', '#' or '@' unencoded (as base64 does);
+/// elsewhere the authority ends at the first '/', '?' or '#', as RFC 3986 says.
+fn split_userinfo(scheme: Scheme, rest: &str) -> (Option<&str>, &str) {
+    let end = match scheme.takes_credentials() {
+        true => rest.len(),
+        false => rest.find(['/', '?', '#']).unwrap_or(rest.len()),
+    };
+    match rest[..end].rfind('@') {
+        Some(at) => (Some(&rest[..at]), &rest[at + 1..]),
+        None => (None, rest),
+    }
+}
+
+/// `user:password`, `:password` or `user`, percent-decoded. On redis:// a lone word is
+/// the password, as redis-cli reads it. An empty password means none.
+fn split_credentials(
+    scheme: Scheme,
+    userinfo: Option<&str>,
+) -> Result<(Option<String>, Option<Secret>), String> {
+    let Some(userinfo) = userinfo else {
+        return Ok((None, None));
+    };
+    let (user, password) = match userinfo.split_once(':') {
+        Some((user, password)) => (user, password),
+        None if scheme == Scheme::Redis => ("", userinfo),
+        None => (userinfo, ""),
+    };
+    let user = match user {
+        "" => None,
+        user => Some(decode(user, "user name")?),
+    };
+    let password = match password {
+        "" => None,
+        password => Some(Secret(decode(password, "password")?)),
+    };
+    Ok((user, password))
+}
+
+/// Percent-decodes `text` (see percent_decode). Control characters are refused:
+/// PostgreSQL's startup message cannot carry a NUL.
+fn decode(text: &str, what: &str) -> Result<String, String> {
+    match String::from_utf8(percent_decode(text.as_bytes())) {
+        Ok(text) if !text.chars().any(char::is_control) => Ok(text),
+        _ => Err(format!(
+            "the {what} must be UTF-8 text without control characters once percent-decoded"
+        )),
+    }
+}
+
+/// The target text with any password replaced by `***`, for every line and message that
+/// shows it. Works on what may not parse (an unknown scheme, a bad port) and on
+/// space-separated lists of targets, so that no error message can leak a password.
+pub fn redact(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut target = String::new();
+    // Each target starts with a word holding "://", so a password with a space stays whole.
+    for word in text.split_inclusive(char::is_whitespace) {
+        if word.contains("://") && !target.is_empty() {
+            out += &redact_one(&target);
+            target.clear();
+        }
+        target += word;
+    }
+    out + &redact_one(&target)
+}
+
+fn redact_one(text: &str) -> String {
+    let trimmed = text.trim_end();
+    let Some((scheme_text, rest)) = trimmed.split_once("://") else {
+        return text.to_string();
+    };
+    // Unknown schemes are masked as database URLs are: it masks the more.
+    let scheme = match scheme_text.to_ascii_lowercase().as_str() {
+        "http" | "https" => Scheme::Http,
+        "tcp" => Scheme::Tcp,
+        "postgres" | "postgresql" => Scheme::Postgres,
+        "mysql" => Scheme::Mysql,
+        _ => Scheme::Redis,
+    };
+    let (Some(userinfo), host_and_rest) = split_userinfo(scheme, rest) else {
+        return text.to_string();
+    };
+    let masked = match userinfo.split_once(':') {
+        Some((_, "")) => userinfo.to_string(),
+        Some((user, _)) => format!("{user}:***"),
+        None if scheme == Scheme::Redis => "***".to_string(),
+        None => userinfo.to_string(),
+    };
+    format!("{scheme_text}://{masked}@{host_and_rest}") + &text[trimmed.len()..]
 }
 
 fn parse_port(text: &str) -> Option<u16> {
@@ -217,4 +371,98 @@ fn split_host_port(authority: &str) -> Result<(&str, Option<&str>), &'static str
         return Err("the host may hold only letters, digits, '-', '_' and '.'");
     }
     Ok((host, port))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Target {
+        Target::parse(text).unwrap_or_else(|e| panic!("{text}: {e}"))
+    }
+
+    #[test]
+    fn database_schemes_take_credentials_and_default_ports() {
+        let target = parse("postgres://app:pa%3Ass@db/orders?sslmode=disable");
+        assert_eq!(target.scheme, Scheme::Postgres);
+        assert_eq!((target.host.as_str(), target.port), ("db", 5432));
+        assert_eq!(target.user.as_deref(), Some("app"));
+        assert_eq!(target.password.as_ref().map(Secret::expose), Some("pa:ss"));
+        assert_eq!(target.database.as_deref(), Some("orders"));
+        assert_eq!(target.text, "postgres://app:***@db/orders?sslmode=disable");
+        assert_eq!(parse("postgresql://[::1]").port, 5432);
+        assert_eq!(parse("mysql://db").port, 3306);
+        assert_eq!(parse("redis://cache/0").port, 6379);
+    }
+
+    #[test]
+    fn a_password_may_hold_what_base64_does_unencoded() {
+        let target = parse("redis://:a/b+c=@d#e@localhost:6380");
+        assert_eq!(
+            target.password.as_ref().map(Secret::expose),
+            Some("a/b+c=@d#e")
+        );
+        assert_eq!((target.host.as_str(), target.port), ("localhost", 6380));
+        assert_eq!(target.text, "redis://:***@localhost:6380");
+        // A '%' that does not start an escape is kept.
+        let target = parse("redis://:100%@localhost");
+        assert_eq!(target.password.as_ref().map(Secret::expose), Some("100%"));
+    }
+
+    #[test]
+    fn redis_reads_a_lone_word_as_the_password_and_others_as_the_user() {
+        let redis = parse("redis://s3cret@localhost");
+        assert_eq!(redis.user, None);
+        assert_eq!(redis.password.as_ref().map(Secret::expose), Some("s3cret"));
+        assert_eq!(redis.text, "redis://***@localhost");
+        let postgres = parse("postgres://app@localhost");
+        assert_eq!(postgres.user.as_deref(), Some("app"));
+        assert_eq!(postgres.password, None);
+        assert_eq!(postgres.text, "postgres://app@localhost");
+        // An empty password is none: ${REDIS_PASSWORD:-} may well be empty.
+        assert_eq!(parse("redis://:@localhost").password, None);
+    }
+
+    #[test]
+    fn passwords_never_show_in_debug_output() {
+        let target = parse("redis://user:hunter2@localhost");
+        assert!(!format!("{target:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn http_and_tcp_still_refuse_credentials() {
+        for text in [
+            "http://user:hunter2@localhost/",
+            "tcp://user:hunter2@localhost:1",
+        ] {
+            let error = Target::parse(text).unwrap_err().to_string();
+            assert!(error.contains("credentials"), "{error}");
+            assert!(!error.contains("hunter2"), "{error}");
+        }
+    }
+
+    #[test]
+    fn bad_database_urls_are_refused() {
+        for text in [
+            "redis://localhost/zero",
+            "postgres://a%00b@localhost",
+            "postgres://localhost/%FF",
+            "mysql://:pw@",
+        ] {
+            assert!(Target::parse(text).is_err(), "{text}");
+        }
+    }
+
+    #[test]
+    fn redact_masks_passwords_in_anything_target_shaped() {
+        assert_eq!(
+            redact("redis://:pw@a  http://u:pw@b/x@y rediss://pw@c mysql://u@d"),
+            "redis://:***@a  http://u:***@b/x@y rediss://***@c mysql://u@d"
+        );
+        assert_eq!(redact("http://host/a@b:c"), "http://host/a@b:c");
+        assert_eq!(
+            redact("redis://:pass word@a mysql://u:p@b"),
+            "redis://:***@a mysql://u:***@b"
+        );
+    }
 }

@@ -2,7 +2,11 @@
 
 pub mod grpc;
 pub mod http;
+pub mod mysql;
+pub mod postgres;
+pub mod redis;
 pub mod tcp;
+mod wire;
 
 use std::net::{SocketAddr, TcpStream};
 use std::thread;
@@ -69,6 +73,22 @@ pub struct Verdict {
     pub summary: String,
 }
 
+impl Verdict {
+    pub fn healthy(summary: impl Into<String>) -> Verdict {
+        Verdict {
+            healthy: true,
+            summary: summary.into(),
+        }
+    }
+
+    pub fn unhealthy(summary: impl Into<String>) -> Verdict {
+        Verdict {
+            healthy: false,
+            summary: summary.into(),
+        }
+    }
+}
+
 /// Resolves and connects to the target under the connect deadline, noting both steps.
 pub fn open(target: &Target, budget: &Budget, report: &mut Report) -> Result<TcpStream, Error> {
     let addrs = net::resolve(&target.host, target.port, budget.connect_deadline)?;
@@ -113,6 +133,9 @@ pub fn run(target: &Target, config: &Config, budget: Budget) -> Outcome {
         Scheme::Http | Scheme::Https => http::probe(target, &config.http, &budget, &mut report),
         Scheme::Tcp => tcp::probe(target, &budget, &mut report),
         Scheme::Grpc => grpc::probe(target, &config.http, &budget, &mut report),
+        Scheme::Postgres => postgres::probe(target, &budget, &mut report),
+        Scheme::Redis => redis::probe(target, &budget, &mut report),
+        Scheme::Mysql => mysql::probe(target, &budget, &mut report),
     };
     let (healthy, summary) = match result {
         Ok(verdict) => (verdict.healthy, verdict.summary),

@@ -286,6 +286,8 @@ fn serve_one(
         }
         Reply::Silent => thread::sleep(Duration::from_secs(30)),
         Reply::Close => {}
-        Reply::Trickle(_) | Reply::Reset(_) => unimplemented!("not offered over TLS"),
+        Reply::Trickle(_) | Reply::Reset(_) | Reply::Answer(_) => {
+            unimplemented!("not offered over TLS")
+        }
     }
 }

@@ -1,0 +1,139 @@
+//! redis://[[user]:password@]host[:6379] like `redis-cli ping`: AUTH first when the URL
+//! has a password, then PING; healthy iff the answer is +PONG. A server still loading its
+//! data (-LOADING), busy with a script (-BUSY) or a replica cut off from its master
+//! (-MASTERDOWN) answers with an error instead, which the line quotes.
+
+use super::wire::{Wire, quote, stranger};
+use super::{Budget, Report, Verdict, open};
+use crate::error::{Error, Phase};
+use crate::target::Target;
+
+const SENDING: Phase = Phase::Protocol("sending PING");
+const AWAITING_AUTH: Phase = Phase::Protocol("awaiting the reply to AUTH");
+const AWAITING_PING: Phase = Phase::Protocol("awaiting the reply to PING");
+
+/// A reply line (+PONG, -LOADING ...) is short: one longer than this is not Redis.
+const MAX_LINE: usize = 1024;
+
+pub fn probe(target: &Target, budget: &Budget, report: &mut Report) -> Result<Verdict, Error> {
+    let mut wire = Wire::new(open(target, budget, report)?, budget);
+    let password = target.password.as_ref().map(|secret| secret.expose());
+    // AUTH and PING go together: one round trip, and PING's answer is only read once
+    // AUTH's said yes.
+    let mut request = Vec::new();
+    if let Some(password) = password {
+        match &target.user {
+            Some(user) => command(&mut request, &["AUTH", user, password]),
+            None => command(&mut request, &["AUTH", password]),
+        }
+    }
+    command(&mut request, &["PING"]);
+    wire.send(&request, SENDING)?;
+
+    let mut lines = Lines::default();
+    if password.is_some() {
+        let Some(reply) = lines.next(&mut wire, AWAITING_AUTH)? else {
+            return Ok(too_long());
+        };
+        report.note(budget, "read the reply to AUTH");
+        let said = redacted(reply, password);
+        match reply.first() {
+            Some(b'+') => {}
+            Some(b'-') => return Ok(Verdict::unhealthy(format!("AUTH failed: {said}"))),
+            _ => return Ok(not_redis(reply, password)),
+        }
+    }
+    let Some(reply) = lines.next(&mut wire, AWAITING_PING)? else {
+        return Ok(too_long());
+    };
+    report.note(budget, "read the reply to PING");
+    let said = redacted(reply, password);
+    let verdict = match reply.first() {
+        _ if reply == b"+PONG" => Verdict::healthy("PONG"),
+        Some(b'-') if reply.starts_with(b"-NOAUTH") => Verdict::unhealthy(format!(
+            "a password is required: give it as redis://:PASSWORD@HOST ({said})"
+        )),
+        Some(b'-') => Verdict::unhealthy(format!("PING failed: {said}")),
+        Some(b'+') => Verdict::unhealthy(format!("PING answered '{said}', not PONG")),
+        _ => not_redis(reply, password),
+    };
+    wire.close();
+    Ok(verdict)
+}
+
+/// A command as a RESP array of bulk strings: binary-safe, whatever the password holds.
+fn command(request: &mut Vec<u8>, words: &[&str]) {
+    request.extend_from_slice(format!("*{}\r\n", words.len()).as_bytes());
+    for word in words {
+        request.extend_from_slice(format!("${}\r\n", word.len()).as_bytes());
+        request.extend_from_slice(word.as_bytes());
+        request.extend_from_slice(b"\r\n");
+    }
+}
+
+/// Reply text for the line, with the password masked: a server that does not know AUTH
+/// echoes its arguments ("unknown command 'AUTH', with args beginning with: ...").
+fn redacted(reply: &[u8], password: Option<&str>) -> String {
+    let text = String::from_utf8_lossy(reply.strip_prefix(b"-").unwrap_or(reply));
+    match password {
+        Some(password) => quote(&text.replace(password, "***")),
+        None => quote(&text),
+    }
+}
+
+fn not_redis(reply: &[u8], password: Option<&str>) -> Verdict {
+    let said = match password {
+        Some(password) => String::from_utf8_lossy(reply).replace(password, "***"),
+        None => String::from_utf8_lossy(reply).into_owned(),
+    };
+    Verdict::unhealthy(format!(
+        "not a Redis server ({})",
+        stranger(said.as_bytes())
+    ))
+}
+
+fn too_long() -> Verdict {
+    Verdict::unhealthy(format!(
+        "not a Redis server (a reply line longer than {MAX_LINE} bytes)"
+    ))
+}
+
+/// Reads CRLF-terminated reply lines through one fixed buffer.
+struct Lines {
+    buffer: [u8; MAX_LINE],
+    start: usize,
+    end: usize,
+}
+
+impl Default for Lines {
+    fn default() -> Lines {
+        Lines {
+            buffer: [0; MAX_LINE],
+            start: 0,
+            end: 0,
+        }
+    }
+}
+
+impl Lines {
+    /// The next line, without its CRLF; None when it is longer than the buffer.
+    fn next(&mut self, wire: &mut Wire, phase: Phase) -> Result<Option<&[u8]>, Error> {
+        loop {
+            let pending = &self.buffer[self.start..self.end];
+            if let Some(at) = pending.windows(2).position(|pair| pair == b"\r\n") {
+                let line = self.start..self.start + at;
+                self.start += at + 2;
+                return Ok(Some(&self.buffer[line]));
+            }
+            if self.end == MAX_LINE {
+                if self.start == 0 {
+                    return Ok(None);
+                }
+                self.buffer.copy_within(self.start..self.end, 0);
+                self.end -= self.start;
+                self.start = 0;
+            }
+            self.end += wire.read_some(&mut self.buffer[self.end..], phase)?;
+        }
+    }
+}
