@@ -4,6 +4,8 @@
 use std::ffi::{OsStr, OsString};
 use std::time::Duration;
 
+use crate::wait::Exec;
+
 use pico_args::Arguments;
 
 use crate::error::Error;
@@ -15,6 +17,7 @@ healthprobe: is this service healthy? Probes each TARGET under one hard deadline
 prints one line per target saying why, and exits 0 (healthy) or 1 (unhealthy).
 
 Usage: healthprobe [OPTIONS] TARGET...
+       healthprobe [OPTIONS] TARGET... -- CMD [ARGS...]
 
 Targets (several: all must be healthy; they are probed at the same time):
   http://HOST[:PORT][/PATH][?QUERY]  healthy iff the status is in --status; redirects
@@ -37,12 +40,21 @@ Options (each also read from the variable in brackets; the command line wins):
       --user-agent TEXT      [HEALTHPROBE_USER_AGENT, default healthprobe/VERSION]
       --proxy URL            send HTTP through this proxy; HTTP_PROXY, HTTPS_PROXY and
                              ALL_PROXY are ignored [HEALTHPROBE_PROXY]
-  -q, --quiet                print nothing when healthy [HEALTHPROBE_QUIET=1]
+      --wait DUR             retry until every target is healthy at once, or exit 1
+                             when DUR has passed; one progress line on stderr per
+                             change [HEALTHPROBE_WAIT, default: a single attempt]
+      --interval DUR         pause between attempts of --wait [HEALTHPROBE_INTERVAL,
+                             default 1s]
+  -q, --quiet                print nothing when healthy, and no progress lines
+                             [HEALTHPROBE_QUIET=1]
   -v, --verbose              also print addresses and timings to stderr
                              [HEALTHPROBE_VERBOSE=1]
   -h, --help                 print this help
   -V, --version              print the version
   Targets also come from HEALTHPROBE_TARGETS (space-separated) when none are given.
+  -- CMD [ARGS...]           once healthy, replace this process with CMD (same PID,
+                             same environment; ARGS are passed as they are); a CMD
+                             that is not found or not executable exits 64
   DUR is 250ms, 3s, 1.5s, 1m, or a number of seconds.
   ${VAR} and ${VAR:-default} are expanded in targets and values ($$ is a $), because
   exec-form HEALTHCHECKs have no shell to do it; an unset VAR without default is an error.
@@ -55,9 +67,12 @@ Examples:
   compose:    healthcheck: {test: [\"CMD\", \"/healthprobe\", \"tcp://localhost:5432\"], timeout: 5s}
   Kubernetes: livenessProbe: {exec: {command: [\"/healthprobe\", \"--timeout\", \"2s\",
               \"http://localhost:${PORT}/healthz\"]}, timeoutSeconds: 3}
+  Wait, then start: entrypoint: [\"/healthprobe\", \"--wait\", \"30s\", \"tcp://db:5432\",
+              \"--\", \"/app\", \"--port\", \"8080\"]
 ";
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(3);
+const DEFAULT_INTERVAL: Duration = Duration::from_secs(1);
 const DURATION: &str = "a positive duration such as 250ms, 3s, 1.5s or 1m";
 
 /// What the command line asks for.
@@ -77,12 +92,20 @@ pub struct Config {
     pub http: HttpOptions,
     pub quiet: bool,
     pub verbose: bool,
+    /// --wait: retry until healthy or this much time has passed since the start.
+    pub wait: Option<Duration>,
+    /// --interval: the pause between two attempts of --wait.
+    pub interval: Duration,
+    /// `-- CMD [ARGS...]`: what replaces this process once every target is healthy.
+    pub exec: Option<Exec>,
 }
 
 /// Looks up an environment variable; injected so that tests need no process environment.
 pub type Env<'a> = &'a dyn Fn(&str) -> Option<OsString>;
 
-pub fn parse(args: Vec<OsString>, env: Env) -> Result<Command, Error> {
+pub fn parse(mut args: Vec<OsString>, env: Env) -> Result<Command, Error> {
+    // First, so that `-- /app --help` asks /app for help, not us.
+    let exec = split_command(&mut args, env)?;
     let mut args = Arguments::from_vec(args);
     if args.contains(["-h", "--help"]) {
         return Ok(Command::Help);
@@ -134,6 +157,16 @@ pub fn parse(args: Vec<OsString>, env: Env) -> Result<Command, Error> {
         .value("--proxy", "HEALTHPROBE_PROXY")?
         .map(|setting| setting.parse(parse_proxy, "an http://HOST:PORT proxy URL"))
         .transpose()?;
+    let wait = options
+        .value("--wait", "HEALTHPROBE_WAIT")?
+        .map(|setting| setting.parse(parse_duration, DURATION))
+        .transpose()?;
+    let interval_setting = options.value("--interval", "HEALTHPROBE_INTERVAL")?;
+    let interval = interval_setting
+        .as_ref()
+        .map(|setting| setting.parse(parse_duration, DURATION))
+        .transpose()?
+        .unwrap_or(DEFAULT_INTERVAL);
     let quiet = options.flag(["-q", "--quiet"], "HEALTHPROBE_QUIET")?;
     let verbose = options.flag(["-v", "--verbose"], "HEALTHPROBE_VERBOSE")?;
     let targets = options.targets()?;
@@ -141,6 +174,13 @@ pub fn parse(args: Vec<OsString>, env: Env) -> Result<Command, Error> {
     if body_contains.is_some() && method == "HEAD" {
         return Err(Error::Conflict(
             "--body-contains needs a body, and a HEAD response has none",
+        ));
+    }
+    // Only the flag: HEALTHPROBE_INTERVAL may sit in an environment that an entrypoint
+    // (with --wait) and a HEALTHCHECK (without) share, and must not break the latter.
+    if wait.is_none() && interval_setting.is_some_and(|setting| setting.source == "--interval") {
+        return Err(Error::Conflict(
+            "--interval needs --wait (or HEALTHPROBE_WAIT): without it there is one attempt",
         ));
     }
     Ok(Command::Probe(Box::new(Config {
@@ -157,7 +197,25 @@ pub fn parse(args: Vec<OsString>, env: Env) -> Result<Command, Error> {
         },
         quiet,
         verbose,
+        wait,
+        interval,
+        exec,
     })))
+}
+
+/// Takes `-- CMD [ARGS...]` off the end of the arguments. CMD and ARGS are kept exactly as
+/// given (not `${VAR}`-expanded, not UTF-8-checked): they must run as if started directly.
+fn split_command(args: &mut Vec<OsString>, env: Env) -> Result<Option<Exec>, Error> {
+    let Some(separator) = args.iter().position(|arg| arg == "--") else {
+        return Ok(None);
+    };
+    let mut command = args.split_off(separator).into_iter().skip(1);
+    let program = command.next().ok_or(Error::MissingCommand)?;
+    Ok(Some(Exec {
+        program,
+        args: command.collect(),
+        search_path: env("PATH"),
+    }))
 }
 
 /// A value and where it came from (a flag or a variable), so errors can name it.
