@@ -36,9 +36,27 @@ fn progress_lines(run: &Run) -> Vec<&str> {
         .collect()
 }
 
-/// A scratch file or folder under the temp dir, named for this process and test.
-fn scratch(name: &str) -> PathBuf {
-    std::env::temp_dir().join(format!("hp-wait-{}-{name}", std::process::id()))
+/// A file under the temp dir, named for this process and test, removed when dropped
+/// (also when the test fails).
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(name: &str, contents: &str, mode: u32) -> Scratch {
+        let path = std::env::temp_dir().join(format!("hp-wait-{}-{name}", std::process::id()));
+        fs::write(&path, contents).expect("write a scratch file");
+        fs::set_permissions(&path, fs::Permissions::from_mode(mode)).expect("chmod");
+        Scratch(path)
+    }
+
+    fn path(&self) -> &str {
+        self.0.to_str().expect("a UTF-8 temp dir")
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        fs::remove_file(&self.0).ok();
+    }
 }
 
 /// healthprobe running in the background, its stderr read line by line as it comes.
@@ -434,12 +452,9 @@ fn an_unhealthy_target_never_runs_the_command() {
 
 #[test]
 fn a_command_that_cannot_run_is_a_usage_error_before_anything_is_probed() {
-    let not_executable = scratch("not-executable");
-    fs::write(&not_executable, "#!/bin/sh\necho hi\n").expect("write a file");
-    fs::set_permissions(&not_executable, fs::Permissions::from_mode(0o644)).expect("chmod");
+    let not_executable = Scratch::new("not-executable", "#!/bin/sh\necho hi\n", 0o644);
     let folder = std::env::temp_dir();
-    let not_executable = not_executable.to_str().expect("utf-8 temp dir").to_string();
-    let folder = folder.to_str().expect("utf-8 temp dir").to_string();
+    let folder = folder.to_str().expect("a UTF-8 temp dir");
     let cases = [
         (
             "/nonexistent/hp-wait-app",
@@ -449,8 +464,8 @@ fn a_command_that_cannot_run_is_a_usage_error_before_anything_is_probed() {
             "hp-wait-no-such-program",
             "cannot run 'hp-wait-no-such-program': not found in PATH",
         ),
-        (not_executable.as_str(), "not executable (no x permission)"),
-        (folder.as_str(), "is a directory"),
+        (not_executable.path(), "not executable (no x permission)"),
+        (folder, "is a directory"),
         ("", "the command is empty"),
     ];
     let server = Server::start(http("200 OK", &[], ""));
@@ -472,19 +487,19 @@ fn a_command_that_cannot_run_is_a_usage_error_before_anything_is_probed() {
         assert!(run.elapsed < Duration::from_secs(2), "{program}: {run:?}");
     }
     assert!(server.requests().is_empty(), "the probe ran");
-    fs::remove_file(&not_executable).ok();
 }
 
 #[test]
 fn an_exec_that_fails_after_a_healthy_probe_exits_64_with_a_clear_line() {
     // Passes the early check (an executable file), but the kernel cannot start it.
-    let script = scratch("missing-interpreter");
-    fs::write(&script, "#!/nonexistent/hp-wait-interpreter\n").expect("write a script");
-    fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).expect("chmod");
-    let script = script.to_str().expect("utf-8 temp dir").to_string();
+    let script = Scratch::new(
+        "no-interpreter",
+        "#!/nonexistent/hp-wait-interpreter\n",
+        0o755,
+    );
+    let script = script.path();
     let server = Server::start(http("200 OK", &[], ""));
     let run = probe(&[&server.url("/"), "--", &script]);
-    fs::remove_file(&script).ok();
     assert_eq!(run.code, 64, "{run:?}");
     assert!(run.stdout.starts_with("healthy: "), "{run:?}");
     assert_eq!(
@@ -566,16 +581,17 @@ fn a_name_that_resolves_only_later_is_retried() {
         return;
     }
     // In a private mount namespace (unshare -m), /etc/hosts is a file this test rewrites
-    // in place mid-wait, and name lookups read files only: nothing outside this test
-    // sees the change, and no query leaves the machine.
+    // in place mid-wait, and name lookups read files only (with a loopback nameserver
+    // in case files are not all): nothing outside this test sees the change, and no
+    // query leaves the machine.
     let server = Server::start(http("200 OK", &[], ""));
-    let hosts = scratch("hosts");
-    let nsswitch = scratch("nsswitch.conf");
-    fs::write(&hosts, "127.0.0.1 localhost\n").expect("write hosts");
-    fs::write(&nsswitch, "hosts: files\n").expect("write nsswitch.conf");
+    let hosts = Scratch::new("hosts", "127.0.0.1 localhost\n", 0o644);
+    let nsswitch = Scratch::new("nsswitch.conf", "hosts: files\n", 0o644);
+    let resolv = Scratch::new("resolv.conf", "nameserver 127.0.0.1\n", 0o644);
     let setup = r#"mount --bind "$1" /etc/hosts &&
-        if [ -e /etc/nsswitch.conf ]; then mount --bind "$2" /etc/nsswitch.conf; fi &&
-        shift 2 && exec "$@""#;
+        for file in nsswitch.conf resolv.conf; do
+            if [ -e "/etc/$file" ]; then mount --bind "$2" "/etc/$file" || exit; fi; shift
+        done && shift && exec "$@""#;
     let url = format!("http://late.hp-wait.test:{}/", server.port());
     let mut command = Command::new("unshare");
     command
@@ -588,16 +604,17 @@ fn a_name_that_resolves_only_later_is_retried() {
             setup,
             "sh",
         ])
-        .arg(&hosts)
-        .arg(&nsswitch)
+        .args([hosts.path(), nsswitch.path(), resolv.path()])
         .args([BIN, "--wait", "20s", "--interval", "100ms", &url])
         .env_clear();
     let running = Running::start(command);
     let first = running.wait_for_line("waiting for");
-    fs::write(&hosts, "127.0.0.1 localhost\n127.0.0.1 late.hp-wait.test\n").expect("add the name");
+    fs::write(
+        &hosts.0,
+        "127.0.0.1 localhost\n127.0.0.1 late.hp-wait.test\n",
+    )
+    .expect("add the name");
     let run = running.finish();
-    fs::remove_file(&hosts).ok();
-    fs::remove_file(&nsswitch).ok();
     assert!(
         first.contains("cannot resolve 'late.hp-wait.test'"),
         "{first}: {run:?}"
