@@ -499,7 +499,7 @@ fn an_exec_that_fails_after_a_healthy_probe_exits_64_with_a_clear_line() {
     );
     let script = script.path();
     let server = Server::start(http("200 OK", &[], ""));
-    let run = probe(&[&server.url("/"), "--", &script]);
+    let run = probe(&[&server.url("/"), "--", script]);
     assert_eq!(run.code, 64, "{run:?}");
     assert!(run.stdout.starts_with("healthy: "), "{run:?}");
     assert_eq!(
