@@ -103,6 +103,10 @@ pub fn until_healthy(
     let mut attempt_start = start;
     loop {
         let outcomes = attempt(config, within(config, attempt_start, deadline))?;
+        // A signal that came with the last answer still wins: CMD must not start then.
+        if let Some(signal) = signal::received() {
+            return Err(Stopped(signal));
+        }
         if config.wait.is_none() {
             return Ok(outcomes);
         }
