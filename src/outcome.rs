@@ -22,6 +22,18 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// For a probe that died (a bug): the target is then unhealthy, never silently skipped.
+    pub fn failed_unexpectedly(target: &str, elapsed: Duration) -> Outcome {
+        Outcome {
+            target: target.to_string(),
+            healthy: false,
+            summary: "the probe failed unexpectedly".to_string(),
+            peer: None,
+            elapsed,
+            trace: Vec::new(),
+        }
+    }
+
     /// `healthy: TARGET: SUMMARY from PEER in N ms`, cleaned of control characters and
     /// capped at MAX_LINE bytes.
     pub fn line(&self) -> String {

@@ -185,17 +185,11 @@ fn attempt(config: &Arc<Config>, budget: Budget) -> Result<Vec<Outcome>, Stopped
             Ok(outcomes) => return Ok(outcomes),
             Err(mpsc::RecvTimeoutError::Timeout) => {}
             Err(mpsc::RecvTimeoutError::Disconnected) => {
+                let elapsed = budget.start.elapsed();
                 return Ok(config
                     .targets
                     .iter()
-                    .map(|target| Outcome {
-                        target: target.text.clone(),
-                        healthy: false,
-                        summary: "the probe failed unexpectedly".to_string(),
-                        peer: None,
-                        elapsed: budget.start.elapsed(),
-                        trace: Vec::new(),
-                    })
+                    .map(|target| Outcome::failed_unexpectedly(&target.text, elapsed))
                     .collect());
             }
         }

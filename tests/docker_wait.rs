@@ -125,6 +125,15 @@ fn build_image(name: &str) -> Cleanup {
     cleanup
 }
 
+/// `docker run` of healthprobe as PID 1 with no network but loopback, where nothing
+/// listens: it waits up to 120 s, then would exec `app`.
+fn run_waiting(options: &[&str], image: &str, app: &str) -> Output {
+    let mut args = vec!["run", "--network", "none", "--entrypoint", "/healthprobe"];
+    args.extend(options);
+    args.extend([image, "--wait", "120s", "tcp://127.0.0.1:5432", "--", app]);
+    docker(&args)
+}
+
 #[test]
 fn compose_service_starts_only_once_db_is_up() {
     if !docker_available("compose_service_starts_only_once_db_is_up") {
@@ -168,23 +177,7 @@ fn docker_stop_ends_the_wait_of_pid_1_at_once_with_exit_1() {
     let container = format!("{}-run", cleanup.image);
     cleanup.containers.push(container.clone());
 
-    // No network but loopback, where nothing listens: the wait would last 120 s.
-    let started = docker(&[
-        "run",
-        "-d",
-        "--name",
-        &container,
-        "--network",
-        "none",
-        "--entrypoint",
-        "/healthprobe",
-        &cleanup.image,
-        "--wait",
-        "120s",
-        "tcp://127.0.0.1:5432",
-        "--",
-        "/app",
-    ]);
+    let started = run_waiting(&["-d", "--name", &container], &cleanup.image, "/app");
     assert!(started.status.success(), "docker run: {}", text(&started));
     let give_up = Instant::now() + Duration::from_secs(30);
     while !text(&docker(&["logs", &container])).contains("waiting for tcp://127.0.0.1:5432") {
@@ -216,20 +209,7 @@ fn docker_stop_ends_the_wait_of_pid_1_at_once_with_exit_1() {
     );
 
     // A command that is not in the image: exit 64 at once, before any waiting.
-    let missing = docker(&[
-        "run",
-        "--rm",
-        "--network",
-        "none",
-        "--entrypoint",
-        "/healthprobe",
-        &cleanup.image,
-        "--wait",
-        "120s",
-        "tcp://127.0.0.1:5432",
-        "--",
-        "/missing-app",
-    ]);
+    let missing = run_waiting(&["--rm"], &cleanup.image, "/missing-app");
     assert_eq!(missing.status.code(), Some(64), "{}", text(&missing));
     assert!(
         text(&missing).contains("healthprobe: cannot run '/missing-app': not found"),
