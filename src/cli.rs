@@ -51,15 +51,16 @@ Options (each also read from the variable in brackets; the command line wins):
                              [HEALTHPROBE_VERBOSE=1]
   -h, --help                 print this help
   -V, --version              print the version
-  Targets also come from HEALTHPROBE_TARGETS (space-separated) when none are given.
   -- CMD [ARGS...]           once healthy, replace this process with CMD (same PID,
                              same environment; ARGS are passed as they are); a CMD
                              that is not found or not executable exits 64
+  Targets also come from HEALTHPROBE_TARGETS (space-separated) when none are given.
   DUR is 250ms, 3s, 1.5s, 1m, or a number of seconds.
   ${VAR} and ${VAR:-default} are expanded in targets and values ($$ is a $), because
   exec-form HEALTHCHECKs have no shell to do it; an unset VAR without default is an error.
 
-Exit codes: 0 every target healthy, 1 any target unhealthy, 64 usage error.
+Exit codes: 0 every target healthy, 1 any target unhealthy (or the wait stopped by
+SIGTERM/SIGINT), 64 usage error (or a CMD that cannot run).
 Healthy lines go to stdout, unhealthy lines and errors to stderr.
 
 Examples:
@@ -67,8 +68,8 @@ Examples:
   compose:    healthcheck: {test: [\"CMD\", \"/healthprobe\", \"tcp://localhost:5432\"], timeout: 5s}
   Kubernetes: livenessProbe: {exec: {command: [\"/healthprobe\", \"--timeout\", \"2s\",
               \"http://localhost:${PORT}/healthz\"]}, timeoutSeconds: 3}
-  Wait, then start: entrypoint: [\"/healthprobe\", \"--wait\", \"30s\", \"tcp://db:5432\",
-              \"--\", \"/app\", \"--port\", \"8080\"]
+  Entrypoint: [\"/healthprobe\", \"--wait\", \"30s\", \"tcp://db:5432\", \"--\", \"/app\"] waits
+              for db (at most 30 s), then runs /app in its place
 ";
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(3);
