@@ -4,13 +4,12 @@
 use std::ffi::{OsStr, OsString};
 use std::time::Duration;
 
-use crate::wait::Exec;
-
 use pico_args::Arguments;
 
 use crate::error::Error;
 use crate::probe::http::{HttpOptions, StatusSet};
 use crate::target::Target;
+use crate::wait::Exec;
 
 pub const HELP: &str = "\
 healthprobe: is this service healthy? Probes each TARGET under one hard deadline,

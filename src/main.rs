@@ -37,9 +37,8 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
-    if let Some(command) = &config.exec
-        && let Err(error) = wait::check_command(command)
-    {
+    // Before any probing, so that a typo in CMD does not cost a whole wait.
+    if let Some(Err(error)) = config.exec.as_ref().map(wait::check_command) {
         eprintln!("healthprobe: {error}");
         return ExitCode::from(EXIT_USAGE);
     }
