@@ -10,12 +10,14 @@ use crate::error::Error;
 use crate::probe::grpc;
 use crate::probe::http::{HttpOptions, StatusSet};
 use crate::target::{Scheme, Target, redact};
+use crate::wait::Exec;
 
 pub const HELP: &str = "\
 healthprobe: is this service healthy? Probes each TARGET under one hard deadline,
 prints one line per target saying why, and exits 0 (healthy) or 1 (unhealthy).
 
 Usage: healthprobe [OPTIONS] TARGET...
+       healthprobe [OPTIONS] TARGET... -- CMD [ARGS...]
 
 Targets (several: all must be healthy; they are probed at the same time):
   http://HOST[:PORT][/PATH][?QUERY]  healthy iff the status is in --status; redirects
@@ -59,17 +61,27 @@ Options (each also read from the variable in brackets; the command line wins):
       --key FILE             its private key (PEM: PKCS#8, PKCS#1 or SEC1)
                              [HEALTHPROBE_KEY]
                              (--cacert, -k, --cert, --key: only in the TLS build)
-  -q, --quiet                print nothing when healthy [HEALTHPROBE_QUIET=1]
+      --wait DUR             retry until every target is healthy at once, or exit 1
+                             when DUR has passed; one progress line on stderr per
+                             change [HEALTHPROBE_WAIT, default: a single attempt]
+      --interval DUR         pause between attempts of --wait [HEALTHPROBE_INTERVAL,
+                             default 1s]
+  -q, --quiet                print nothing when healthy, and no progress lines
+                             [HEALTHPROBE_QUIET=1]
   -v, --verbose              also print addresses and timings to stderr
                              [HEALTHPROBE_VERBOSE=1]
   -h, --help                 print this help
   -V, --version              print the version
+  -- CMD [ARGS...]           once healthy, replace this process with CMD (same PID,
+                             same environment; ARGS are passed as they are); a CMD
+                             that is not found or not executable exits 64
   Targets also come from HEALTHPROBE_TARGETS (space-separated) when none are given.
   DUR is 250ms, 3s, 1.5s, 1m, or a number of seconds.
   ${VAR} and ${VAR:-default} are expanded in targets and values ($$ is a $), because
   exec-form HEALTHCHECKs have no shell to do it; an unset VAR without default is an error.
 
-Exit codes: 0 every target healthy, 1 any target unhealthy, 64 usage error.
+Exit codes: 0 every target healthy, 1 any target unhealthy (or the wait stopped by
+SIGTERM/SIGINT), 64 usage error (or a CMD that cannot run).
 Healthy lines go to stdout, unhealthy lines and errors to stderr.
 
 Examples:
@@ -77,9 +89,12 @@ Examples:
   compose:    healthcheck: {test: [\"CMD\", \"/healthprobe\", \"tcp://localhost:5432\"], timeout: 5s}
   Kubernetes: livenessProbe: {exec: {command: [\"/healthprobe\", \"--timeout\", \"2s\",
               \"http://localhost:${PORT}/healthz\"]}, timeoutSeconds: 3}
+  Entrypoint: [\"/healthprobe\", \"--wait\", \"30s\", \"tcp://db:5432\", \"--\", \"/app\"] waits
+              for db (at most 30 s), then runs /app in its place
 ";
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(3);
+const DEFAULT_INTERVAL: Duration = Duration::from_secs(1);
 const DURATION: &str = "a positive duration such as 250ms, 3s, 1.5s or 1m";
 
 /// What the command line asks for.
@@ -99,12 +114,20 @@ pub struct Config {
     pub http: HttpOptions,
     pub quiet: bool,
     pub verbose: bool,
+    /// --wait: retry until healthy or this much time has passed since the start.
+    pub wait: Option<Duration>,
+    /// --interval: the pause between two attempts of --wait.
+    pub interval: Duration,
+    /// `-- CMD [ARGS...]`: what replaces this process once every target is healthy.
+    pub exec: Option<Exec>,
 }
 
 /// Looks up an environment variable; injected so that tests need no process environment.
 pub type Env<'a> = &'a dyn Fn(&str) -> Option<OsString>;
 
-pub fn parse(args: Vec<OsString>, env: Env) -> Result<Command, Error> {
+pub fn parse(mut args: Vec<OsString>, env: Env) -> Result<Command, Error> {
+    // First, so that `-- /app --help` asks /app for help, not us.
+    let exec = split_command(&mut args, env)?;
     let mut args = Arguments::from_vec(args);
     if args.contains(["-h", "--help"]) {
         return Ok(Command::Help);
@@ -160,6 +183,16 @@ pub fn parse(args: Vec<OsString>, env: Env) -> Result<Command, Error> {
     let client_cert = options.value("--cert", "HEALTHPROBE_CERT")?;
     let client_key = options.value("--key", "HEALTHPROBE_KEY")?;
     let insecure = options.flag(["-k", "--insecure"], "HEALTHPROBE_INSECURE")?;
+    let wait = options
+        .value("--wait", "HEALTHPROBE_WAIT")?
+        .map(|setting| setting.parse(parse_duration, DURATION))
+        .transpose()?;
+    let interval_setting = options.value("--interval", "HEALTHPROBE_INTERVAL")?;
+    let interval = interval_setting
+        .as_ref()
+        .map(|setting| setting.parse(parse_duration, DURATION))
+        .transpose()?
+        .unwrap_or(DEFAULT_INTERVAL);
     let quiet = options.flag(["-q", "--quiet"], "HEALTHPROBE_QUIET")?;
     let verbose = options.flag(["-v", "--verbose"], "HEALTHPROBE_VERBOSE")?;
     let targets = options.targets()?;
@@ -184,6 +217,13 @@ pub fn parse(args: Vec<OsString>, env: Env) -> Result<Command, Error> {
     } else if insecure {
         return Err(Error::NeedsTls("-k/--insecure".to_string()));
     }
+    // Only the flag: HEALTHPROBE_INTERVAL may sit in an environment that an entrypoint
+    // (with --wait) and a HEALTHCHECK (without) share, and must not break the latter.
+    if wait.is_none() && interval_setting.is_some_and(|setting| setting.source == "--interval") {
+        return Err(Error::Conflict(
+            "--interval needs --wait (or HEALTHPROBE_WAIT): without it there is one attempt",
+        ));
+    }
     Ok(Command::Probe(Box::new(Config {
         targets,
         timeout,
@@ -201,6 +241,9 @@ pub fn parse(args: Vec<OsString>, env: Env) -> Result<Command, Error> {
         },
         quiet,
         verbose,
+        wait,
+        interval,
+        exec,
     })))
 }
 
@@ -233,6 +276,21 @@ fn tls_config(
         ));
     }
     tls::config(cacert.map(file), client, insecure)
+}
+
+/// Takes `-- CMD [ARGS...]` off the end of the arguments. CMD and ARGS are kept exactly as
+/// given (not `${VAR}`-expanded, not UTF-8-checked): they must run as if started directly.
+fn split_command(args: &mut Vec<OsString>, env: Env) -> Result<Option<Exec>, Error> {
+    let Some(separator) = args.iter().position(|arg| arg == "--") else {
+        return Ok(None);
+    };
+    let mut command = args.split_off(separator).into_iter().skip(1);
+    let program = command.next().ok_or(Error::MissingCommand)?;
+    Ok(Some(Exec {
+        program,
+        args: command.collect(),
+        search_path: env("PATH"),
+    }))
 }
 
 /// A value and where it came from (a flag or a variable), so errors can name it.

@@ -66,6 +66,14 @@ pub enum Error {
         path: String,
         reason: String,
     },
+    /// `--` with nothing after it.
+    MissingCommand,
+    /// The command after `--` cannot be run: found before probing (exit 64 at once) or
+    /// when exec fails after a healthy probe (still exit 64).
+    Command {
+        program: String,
+        reason: String,
+    },
 
     // Probe failures: the target is unhealthy, exit 1.
     Timeout(Phase),
@@ -121,6 +129,10 @@ impl fmt::Display for Error {
                 path,
                 reason,
             } => write!(f, "{source} '{path}': {reason}"),
+            Error::MissingCommand => {
+                f.write_str("'--' must be followed by the command to run once healthy")
+            }
+            Error::Command { program, reason } => write!(f, "cannot run '{program}': {reason}"),
             Error::Timeout(phase) => write!(f, "timed out {phase}"),
             Error::Resolve { host, reason } => write!(f, "cannot resolve '{host}': {reason}"),
             Error::Connect { addrs, reason } => {

@@ -25,6 +25,19 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// For a probe that died (a bug): the target is then unhealthy, never silently skipped.
+    pub fn failed_unexpectedly(target: &str, elapsed: Duration) -> Outcome {
+        Outcome {
+            target: target.to_string(),
+            healthy: false,
+            summary: "the probe failed unexpectedly".to_string(),
+            peer: None,
+            elapsed,
+            trace: Vec::new(),
+            caveat: None,
+        }
+    }
+
     /// `healthy: TARGET: SUMMARY from PEER in N ms[, CAVEAT]`, cleaned of control characters and
     /// capped at MAX_LINE bytes.
     pub fn line(&self) -> String {

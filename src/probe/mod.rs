@@ -112,14 +112,8 @@ pub fn run_all(config: &Config, budget: Budget) -> Vec<Outcome> {
                 .into_iter()
                 .zip(targets)
                 .map(|(handle, target)| {
-                    handle.join().unwrap_or_else(|_| Outcome {
-                        target: target.text.clone(),
-                        healthy: false,
-                        summary: "the probe failed unexpectedly".to_string(),
-                        peer: None,
-                        elapsed: budget.start.elapsed(),
-                        trace: Vec::new(),
-                        caveat: config.http.caveat(target),
+                    handle.join().unwrap_or_else(|_| {
+                        Outcome::failed_unexpectedly(&target.text, budget.start.elapsed())
                     })
                 })
                 .collect()

@@ -1,0 +1,346 @@
+//! Wait mode and exec, above the probes (which know nothing of either): attempts repeat
+//! every --interval until every target is healthy at once or --wait has passed, then
+//! `-- CMD` replaces this process. SIGTERM and SIGINT end the wait at once.
+
+use std::ffi::OsString;
+use std::fmt;
+use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::cli::Config;
+use crate::error::Error;
+use crate::outcome::{MAX_LINE, Outcome, cap, printable};
+use crate::probe::{self, Budget};
+
+/// How often a running attempt or a pause looks for SIGTERM/SIGINT: the longest a
+/// stopped container waits for us.
+const SLICE: Duration = Duration::from_millis(25);
+
+/// Where execvp(3) looks when PATH is unset (musl's list, a superset of glibc's).
+const DEFAULT_PATH: &str = "/usr/local/bin:/bin:/usr/bin";
+
+/// `-- CMD [ARGS...]`: run once every target is healthy.
+#[derive(Debug)]
+pub struct Exec {
+    pub program: OsString,
+    pub args: Vec<OsString>,
+    /// PATH as this process has it, to find the program before anything is probed.
+    pub search_path: Option<OsString>,
+}
+
+/// The wait ended early because of this signal.
+#[derive(Debug)]
+pub struct Stopped(&'static str);
+
+impl fmt::Display for Stopped {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "stopped by {} while waiting", self.0)
+    }
+}
+
+/// A line for people watching the logs: printed when something changed, not per attempt.
+pub enum Progress<'a> {
+    Failing {
+        at: Duration,
+        target: &'a str,
+        reason: &'a str,
+    },
+    Healthy {
+        at: Duration,
+        target: &'a str,
+    },
+    GaveUp {
+        at: Duration,
+    },
+}
+
+impl fmt::Display for Progress<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let line = match self {
+            Progress::Failing { at, target, reason } => {
+                format!("{}: waiting for {target}: {reason}", seconds(*at))
+            }
+            Progress::Healthy { at, target } => format!("{}: {target} is healthy", seconds(*at)),
+            Progress::GaveUp { at } => format!("{}: gave up waiting (--wait)", seconds(*at)),
+        };
+        // The reason may hold a server's text: same cleaning and cap as a verdict line.
+        f.write_str(&cap(&printable(&line), MAX_LINE))
+    }
+}
+
+fn seconds(elapsed: Duration) -> String {
+    format!("{:.1} s", elapsed.as_secs_f64())
+}
+
+/// What the logs last heard about a target.
+#[derive(Clone, PartialEq)]
+enum Seen {
+    Healthy,
+    Failing(String),
+}
+
+/// Probes every target until all are healthy in the same attempt, or --wait has passed
+/// since `start`; without --wait (exec only) there is a single attempt. Returns the last
+/// attempt's outcomes, or `Stopped` as soon as SIGTERM or SIGINT arrives.
+///
+/// No attempt outlives the wait: each keeps its own --timeout but is cut short at the
+/// wait's deadline, and once the deadline has come no attempt starts.
+pub fn until_healthy(
+    config: &Arc<Config>,
+    start: Instant,
+    mut progress: impl FnMut(Progress),
+) -> Result<Vec<Outcome>, Stopped> {
+    signal::catch_termination();
+    let deadline = start + config.wait.unwrap_or(config.timeout);
+    let mut seen = vec![None; config.targets.len()];
+    let mut attempt_start = start;
+    loop {
+        let outcomes = attempt(config, within(config, attempt_start, deadline))?;
+        // A signal that came with the last answer still wins: CMD must not start then.
+        if let Some(signal) = signal::received() {
+            return Err(Stopped(signal));
+        }
+        if config.wait.is_none() {
+            return Ok(outcomes);
+        }
+        for (seen, outcome) in seen.iter_mut().zip(&outcomes) {
+            report_change(seen, outcome, start, &mut progress);
+        }
+        if outcomes.iter().all(|outcome| outcome.healthy) {
+            return Ok(outcomes);
+        }
+        let resume = (Instant::now() + config.interval).min(deadline);
+        pause_until(resume)?;
+        if resume >= deadline {
+            progress(Progress::GaveUp {
+                at: start.elapsed(),
+            });
+            return Ok(outcomes);
+        }
+        attempt_start = Instant::now();
+    }
+}
+
+/// Reports a target's first failure, each change of reason, and its becoming healthy.
+fn report_change(
+    seen: &mut Option<Seen>,
+    outcome: &Outcome,
+    start: Instant,
+    progress: &mut impl FnMut(Progress),
+) {
+    let now = if outcome.healthy {
+        Seen::Healthy
+    } else {
+        Seen::Failing(outcome.summary.clone())
+    };
+    if seen.as_ref() == Some(&now) {
+        return;
+    }
+    let at = start.elapsed();
+    let target = &outcome.target;
+    match (&now, &seen) {
+        // Healthy from the first attempt on: the final verdict says so.
+        (Seen::Healthy, None) => {}
+        (Seen::Healthy, Some(_)) => progress(Progress::Healthy { at, target }),
+        (Seen::Failing(reason), _) => progress(Progress::Failing { at, target, reason }),
+    }
+    *seen = Some(now);
+}
+
+/// An attempt's budget: its own --timeout and --connect-timeout from `start`, but never
+/// past the wait's deadline.
+fn within(config: &Config, start: Instant, deadline: Instant) -> Budget {
+    let budget = Budget::new(config, start);
+    Budget {
+        deadline: budget.deadline.min(deadline),
+        connect_deadline: budget.connect_deadline.min(deadline),
+        ..budget
+    }
+}
+
+/// One attempt, on its own thread so that a signal ends the wait even while a connect or
+/// a read blocks: that thread is then left behind, and ends with the process.
+fn attempt(config: &Arc<Config>, budget: Budget) -> Result<Vec<Outcome>, Stopped> {
+    let (sender, receiver) = mpsc::sync_channel(1);
+    let shared = Arc::clone(config);
+    let spawned = thread::Builder::new()
+        .spawn(move || sender.send(probe::run_all(&shared, budget)))
+        .is_ok();
+    if !spawned {
+        // Out of threads: probe here, uninterruptible but bounded by the deadline.
+        return Ok(probe::run_all(config, budget));
+    }
+    loop {
+        if let Some(signal) = signal::received() {
+            return Err(Stopped(signal));
+        }
+        match receiver.recv_timeout(SLICE) {
+            Ok(outcomes) => return Ok(outcomes),
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                let elapsed = budget.start.elapsed();
+                return Ok(config
+                    .targets
+                    .iter()
+                    .map(|target| Outcome::failed_unexpectedly(&target.text, elapsed))
+                    .collect());
+            }
+        }
+    }
+}
+
+/// Sleeps until `resume`, in slices, so that a signal is noticed promptly.
+fn pause_until(resume: Instant) -> Result<(), Stopped> {
+    loop {
+        if let Some(signal) = signal::received() {
+            return Err(Stopped(signal));
+        }
+        let left = resume.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Ok(());
+        }
+        thread::sleep(left.min(SLICE));
+    }
+}
+
+/// Finds the command before anything is probed, so that a typo fails at once (exit 64)
+/// rather than after a whole wait. exec can still fail later (a #! interpreter that is
+/// missing, or permissions only the kernel judges): `exec` reports that.
+pub fn check_command(command: &Exec) -> Result<(), Error> {
+    let program = Path::new(&command.program);
+    let unrunnable = |reason: &str| Error::Command {
+        program: program.display().to_string(),
+        reason: reason.to_string(),
+    };
+    if command.program.is_empty() {
+        return Err(unrunnable("the command is empty"));
+    }
+    // Like execvp(3): a name with a slash is a path, anything else is looked up in PATH.
+    if command.program.as_bytes().contains(&b'/') {
+        return match runnable(program) {
+            Ok(()) => Ok(()),
+            Err(reason) => Err(unrunnable(reason)),
+        };
+    }
+    let search_path = command
+        .search_path
+        .clone()
+        .unwrap_or_else(|| DEFAULT_PATH.into());
+    let found = std::env::split_paths(&search_path)
+        .map(|dir| {
+            // An empty PATH entry means the current directory.
+            let dir = if dir.as_os_str().is_empty() {
+                PathBuf::from(".")
+            } else {
+                dir
+            };
+            dir.join(program)
+        })
+        .any(|candidate| runnable(&candidate).is_ok());
+    if found {
+        Ok(())
+    } else {
+        Err(unrunnable("not found in PATH"))
+    }
+}
+
+/// A regular file with an execute bit. Only the kernel knows for sure (a non-root user
+/// may lack the bit that is set), so this is the early check, not the last word.
+fn runnable(path: &Path) -> Result<(), &'static str> {
+    let metadata = path.metadata().map_err(|e| match e.kind() {
+        io::ErrorKind::NotFound => "not found",
+        io::ErrorKind::PermissionDenied => "permission denied",
+        _ => "cannot be read",
+    })?;
+    if metadata.is_dir() {
+        return Err("is a directory");
+    }
+    if !metadata.is_file() {
+        return Err("is not a regular file");
+    }
+    if metadata.permissions().mode() & 0o111 == 0 {
+        return Err("not executable (no x permission)");
+    }
+    Ok(())
+}
+
+/// Replaces this process with the command (execvp: same PID, environment unchanged,
+/// SIGTERM/SIGINT back to their default since exec resets caught signals). Returns only
+/// if that fails, with what went wrong.
+pub fn exec(command: &Exec) -> Error {
+    let error = std::process::Command::new(&command.program)
+        .args(&command.args)
+        .exec();
+    let program = Path::new(&command.program);
+    let is_path = command.program.as_bytes().contains(&b'/');
+    let reason = match error.kind() {
+        io::ErrorKind::NotFound if is_path && !program.is_file() => "not found".to_string(),
+        // The file is there (check_command found it), so what is missing is what it
+        // needs to start.
+        io::ErrorKind::NotFound => {
+            "not found: its interpreter (the #! line) or dynamic loader is missing".to_string()
+        }
+        io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+        _ => error.to_string(),
+    };
+    Error::Command {
+        program: program.display().to_string(),
+        reason,
+    }
+}
+
+/// SIGTERM and SIGINT, caught so that the wait can end with exit 1: as PID 1 in a
+/// container a signal with the default disposition is ignored, and `docker stop` would
+/// hang for its whole grace period. std has no signal API; these two calls to the C
+/// library's signal(3) are all we need, so no crate for them.
+mod signal {
+    use std::ffi::c_int;
+    use std::sync::atomic::{AtomicI32, Ordering};
+
+    // The same numbers on every Linux architecture.
+    const SIGINT: c_int = 2;
+    const SIGTERM: c_int = 15;
+    const SIG_IGN: usize = 1;
+
+    unsafe extern "C" {
+        /// glibc and musl both give it BSD semantics: the handler stays installed.
+        fn signal(signum: c_int, handler: usize) -> usize;
+    }
+
+    /// A handler can only leave a note, and a static is the only place it can reach.
+    static RECEIVED: AtomicI32 = AtomicI32::new(0);
+
+    extern "C" fn note(signum: c_int) {
+        // An atomic store is async-signal-safe.
+        RECEIVED.store(signum, Ordering::SeqCst);
+    }
+
+    pub fn catch_termination() {
+        for signum in [SIGTERM, SIGINT] {
+            let handler = note as extern "C" fn(c_int) as usize;
+            // SAFETY: `note` only stores to an atomic, which is async-signal-safe.
+            let previous = unsafe { signal(signum, handler) };
+            if previous == SIG_IGN {
+                // Ignored by whoever started us (`cmd &` in a script ignores SIGINT):
+                // keep it so, for us and for the command that exec inherits it.
+                // SAFETY: restoring SIG_IGN installs no code at all.
+                unsafe { signal(signum, SIG_IGN) };
+            }
+        }
+    }
+
+    pub fn received() -> Option<&'static str> {
+        match RECEIVED.load(Ordering::SeqCst) {
+            SIGTERM => Some("SIGTERM"),
+            SIGINT => Some("SIGINT"),
+            _ => None,
+        }
+    }
+}
