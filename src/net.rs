@@ -1,6 +1,6 @@
 //! Name resolution and connecting under the deadline, shared by every kind of probe.
 
-use std::io;
+use std::io::{self, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::mpsc;
 use std::thread;
@@ -109,5 +109,57 @@ fn connect_reason(e: &io::Error) -> String {
         io::ErrorKind::NetworkUnreachable => "network unreachable".to_string(),
         io::ErrorKind::AddrNotAvailable => "address not available".to_string(),
         _ => e.to_string(),
+    }
+}
+
+/// The longest single socket wait. The kernel's timer wheel rounds a long socket timeout
+/// up (a 3 s wait can end 256 ms late); a wait this short ends within a few ms of its time.
+pub const WAIT_SLICE: Duration = Duration::from_millis(250);
+
+/// A connection whose every read and write gives up at the deadline (with TimedOut),
+/// waiting in slices of at most WAIT_SLICE so that it gives up on time.
+pub struct DeadlineStream {
+    pub stream: TcpStream,
+    pub deadline: Instant,
+}
+
+impl DeadlineStream {
+    /// Runs `op` in slices until it does something other than time out, or the deadline passes.
+    fn sliced<T>(
+        &mut self,
+        set_timeout: fn(&TcpStream, Option<Duration>) -> io::Result<()>,
+        mut op: impl FnMut(&mut TcpStream) -> io::Result<T>,
+    ) -> io::Result<T> {
+        loop {
+            let remaining = self.deadline.saturating_duration_since(Instant::now());
+            if remaining.is_zero() {
+                return Err(io::ErrorKind::TimedOut.into());
+            }
+            set_timeout(&self.stream, Some(remaining.min(WAIT_SLICE)))?;
+            match op(&mut self.stream) {
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) => {}
+                result => return result,
+            }
+        }
+    }
+}
+
+impl Read for DeadlineStream {
+    fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
+        self.sliced(TcpStream::set_read_timeout, |stream| stream.read(buffer))
+    }
+}
+
+impl Write for DeadlineStream {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        self.sliced(TcpStream::set_write_timeout, |stream| stream.write(bytes))
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.stream.flush()
     }
 }

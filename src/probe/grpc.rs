@@ -11,6 +11,7 @@ use std::time::Instant;
 use super::http::HttpOptions;
 use super::{Budget, Report, Verdict, open};
 use crate::error::Error;
+use crate::net::DeadlineStream;
 use crate::target::{Target, percent_decode};
 
 const METHOD: &str = "/grpc.health.v1.Health/Check";
@@ -29,7 +30,7 @@ pub fn probe(
     let headers = request_headers(target, options, budget.deadline);
     // grpcs:// (the TLS build) would wrap this stream in TLS with ALPN "h2" and send
     // :scheme https; the exchange needs nothing but Read + Write.
-    let stream = h2::Deadlined {
+    let stream = DeadlineStream {
         stream,
         deadline: budget.deadline,
     };

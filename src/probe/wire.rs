@@ -4,44 +4,35 @@
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
-use std::time::{Duration, Instant};
 
 use super::Budget;
 use crate::error::{Error, Phase};
+use crate::net::DeadlineStream;
 use crate::outcome::{cap, printable};
 
-/// The kernel rounds a socket timeout up to its timer wheel's granularity: a 3 s wait
-/// ends up to 256 ms late. Waits of at most this long end within a few ms of their time.
-const WAIT_SLICE: Duration = Duration::from_millis(250);
 /// Quoted server text is cut to this many bytes; the line has other things to say.
 const QUOTE_MAX: usize = 120;
 /// Of a server that speaks another protocol, the line shows no more than this.
 const STRANGER_MAX: usize = 48;
 
 pub struct Wire {
-    stream: TcpStream,
-    deadline: Instant,
+    stream: DeadlineStream,
 }
 
 impl Wire {
     pub fn new(stream: TcpStream, budget: &Budget) -> Wire {
         Wire {
-            stream,
-            deadline: budget.deadline,
+            stream: DeadlineStream {
+                stream,
+                deadline: budget.deadline,
+            },
         }
     }
 
-    pub fn send(&mut self, mut bytes: &[u8], phase: Phase) -> Result<(), Error> {
-        while !bytes.is_empty() {
-            self.arm(phase)?;
-            match self.stream.write(bytes) {
-                Ok(0) => return Err(closed(phase)),
-                Ok(sent) => bytes = &bytes[sent..],
-                Err(e) if waited(&e) => {}
-                Err(e) => return Err(io_error(&e, phase)),
-            }
-        }
-        Ok(())
+    pub fn send(&mut self, bytes: &[u8], phase: Phase) -> Result<(), Error> {
+        self.stream
+            .write_all(bytes)
+            .map_err(|e| io_error(&e, phase))
     }
 
     /// Reads into `buffer[filled..]` until at least `want` bytes are there (`want` is at
@@ -61,43 +52,17 @@ impl Wire {
 
     /// One read of whatever has arrived, at least one byte.
     pub fn read_some(&mut self, buffer: &mut [u8], phase: Phase) -> Result<usize, Error> {
-        loop {
-            self.arm(phase)?;
-            match self.stream.read(buffer) {
-                Ok(0) => return Err(closed(phase)),
-                Ok(read) => return Ok(read),
-                Err(e) if waited(&e) => {}
-                Err(e) => return Err(io_error(&e, phase)),
-            }
+        match self.stream.read(buffer) {
+            Ok(0) => Err(closed(phase)),
+            Ok(read) => Ok(read),
+            Err(e) => Err(io_error(&e, phase)),
         }
     }
 
     /// Closes with a FIN, so the server logs no aborted connection where it can help it.
     pub fn close(self) {
-        self.stream.shutdown(Shutdown::Write).ok();
+        self.stream.stream.shutdown(Shutdown::Write).ok();
     }
-
-    /// Gives the next read or write what is left of the deadline, in slices.
-    fn arm(&mut self, phase: Phase) -> Result<(), Error> {
-        let remaining = self.deadline.saturating_duration_since(Instant::now());
-        if remaining.is_zero() {
-            return Err(Error::Timeout(phase));
-        }
-        let wait = Some(remaining.min(WAIT_SLICE));
-        let armed = self
-            .stream
-            .set_read_timeout(wait)
-            .and_then(|()| self.stream.set_write_timeout(wait));
-        armed.map_err(|e| io_error(&e, phase))
-    }
-}
-
-/// Whether a read or write gave up because its slice of the wait ran out.
-fn waited(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-    )
 }
 
 fn closed(phase: Phase) -> Error {
@@ -109,6 +74,8 @@ fn closed(phase: Phase) -> Error {
 
 fn io_error(e: &io::Error, phase: Phase) -> Error {
     let reason = match e.kind() {
+        io::ErrorKind::TimedOut => return Error::Timeout(phase),
+        io::ErrorKind::WriteZero => return closed(phase),
         io::ErrorKind::ConnectionReset => "the server reset the connection".to_string(),
         io::ErrorKind::BrokenPipe | io::ErrorKind::UnexpectedEof => return closed(phase),
         _ => e.to_string(),

@@ -4,8 +4,6 @@
 //! body is capped, and every read and write gives up at the deadline.
 
 use std::io::{self, BufReader, Read, Write};
-use std::net::TcpStream;
-use std::time::{Duration, Instant};
 
 use super::hpack::{self, Field};
 use crate::error::{Error, Phase};
@@ -51,41 +49,6 @@ pub struct Response {
     /// Empty when the headers ended the stream (gRPC's Trailers-Only reply).
     pub trailers: Vec<Field>,
     pub body: Vec<u8>,
-}
-
-/// A TCP stream whose every read and write gives up at the deadline: socket timeouts
-/// are per call, so each call gets what is left.
-pub struct Deadlined {
-    pub stream: TcpStream,
-    pub deadline: Instant,
-}
-
-impl Deadlined {
-    fn remaining(&self) -> io::Result<Duration> {
-        let remaining = self.deadline.saturating_duration_since(Instant::now());
-        if remaining.is_zero() {
-            return Err(io::ErrorKind::TimedOut.into());
-        }
-        Ok(remaining)
-    }
-}
-
-impl Read for Deadlined {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.stream.set_read_timeout(Some(self.remaining()?))?;
-        self.stream.read(buf)
-    }
-}
-
-impl Write for Deadlined {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.stream.set_write_timeout(Some(self.remaining()?))?;
-        self.stream.write(buf)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.stream.flush()
-    }
 }
 
 /// Sends one request (`body` may be at most `max_body` back) and reads the response.
