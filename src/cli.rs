@@ -1,7 +1,9 @@
 //! The command line and its environment fallbacks: arguments + environment -> Config.
 //! This is the only module that sees argv or the environment.
 
+use std::convert::Infallible;
 use std::ffi::{OsStr, OsString};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use pico_args::Arguments;
@@ -40,6 +42,8 @@ Options (each also read from the variable in brackets; the command line wins):
   -q, --quiet                print nothing when healthy [HEALTHPROBE_QUIET=1]
   -v, --verbose              also print addresses and timings to stderr
                              [HEALTHPROBE_VERBOSE=1]
+      --install DIR          copy this executable to DIR/healthprobe (mode 0755) and
+                             exit, for images without cp: see the README's init container
   -h, --help                 print this help
   -V, --version              print the version
   Targets also come from HEALTHPROBE_TARGETS (space-separated) when none are given.
@@ -47,7 +51,8 @@ Options (each also read from the variable in brackets; the command line wins):
   ${VAR} and ${VAR:-default} are expanded in targets and values ($$ is a $), because
   exec-form HEALTHCHECKs have no shell to do it; an unset VAR without default is an error.
 
-Exit codes: 0 every target healthy, 1 any target unhealthy, 64 usage error.
+Exit codes: 0 every target healthy, 1 any target unhealthy, 64 usage error
+(for --install: 0 installed, 1 failed, 64 DIR missing, not a directory or read-only).
 Healthy lines go to stdout, unhealthy lines and errors to stderr.
 
 Examples:
@@ -65,6 +70,8 @@ const DURATION: &str = "a positive duration such as 250ms, 3s, 1.5s or 1m";
 pub enum Command {
     Help,
     Version,
+    /// `--install DIR`: copy ourselves into DIR, probe nothing.
+    Install(PathBuf),
     Probe(Box<Config>),
 }
 
@@ -89,6 +96,12 @@ pub fn parse(args: Vec<OsString>, env: Env) -> Result<Command, Error> {
     }
     if args.contains(["-V", "--version"]) {
         return Ok(Command::Version);
+    }
+    let install = args
+        .opt_value_from_os_str("--install", |dir| Ok::<_, Infallible>(PathBuf::from(dir)))
+        .map_err(|e| argument_error(e, "--install"))?;
+    if let Some(dir) = install {
+        return install_command(dir, args);
     }
     let mut options = Options { args, env };
 
@@ -158,6 +171,17 @@ pub fn parse(args: Vec<OsString>, env: Env) -> Result<Command, Error> {
         quiet,
         verbose,
     })))
+}
+
+/// `--install DIR` stands alone: probe options or targets beside it are a mistake.
+fn install_command(dir: PathBuf, args: Arguments) -> Result<Command, Error> {
+    if dir.as_os_str().is_empty() {
+        return Err(Error::MissingValue("--install".to_string()));
+    }
+    match args.finish().first() {
+        Some(other) => Err(Error::InstallWith(other.to_string_lossy().into_owned())),
+        None => Ok(Command::Install(dir)),
+    }
 }
 
 /// A value and where it came from (a flag or a variable), so errors can name it.

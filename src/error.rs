@@ -46,6 +46,21 @@ pub enum Error {
     },
     NoTargets,
     Conflict(&'static str),
+    /// `--install DIR` was given something else too.
+    InstallWith(String),
+    /// `--install DIR`: DIR cannot take the copy (missing, not a directory, read-only,
+    /// not writable by us), which only a change of configuration can fix.
+    InstallDir {
+        dir: String,
+        reason: &'static str,
+    },
+
+    // Failures: exit 1.
+    /// `--install DIR` failed for another reason (a full disk, no /proc and no path).
+    Install {
+        dir: String,
+        reason: String,
+    },
 
     // Probe failures: the target is unhealthy, exit 1.
     Timeout(Phase),
@@ -62,6 +77,24 @@ pub enum Error {
     Http(String),
     TooManyRedirects(u32),
     RedirectLoop(String),
+}
+
+impl Error {
+    /// Usage and configuration errors exit 64; the rest are failures (exit 1).
+    pub fn is_usage(&self) -> bool {
+        matches!(
+            self,
+            Error::UnknownOption(_)
+                | Error::MissingValue(_)
+                | Error::InvalidValue { .. }
+                | Error::InvalidTarget { .. }
+                | Error::UnsetVariable { .. }
+                | Error::NoTargets
+                | Error::Conflict(_)
+                | Error::InstallWith(_)
+                | Error::InstallDir { .. }
+        )
+    }
 }
 
 impl fmt::Display for Error {
@@ -85,6 +118,14 @@ impl fmt::Display for Error {
                 f.write_str("no target given (name one, or set HEALTHPROBE_TARGETS)")
             }
             Error::Conflict(why) => f.write_str(why),
+            Error::InstallWith(argument) => {
+                write!(
+                    f,
+                    "--install DIR takes no other argument (got '{argument}')"
+                )
+            }
+            Error::InstallDir { dir, reason } => write!(f, "cannot install into '{dir}': {reason}"),
+            Error::Install { dir, reason } => write!(f, "cannot install into '{dir}': {reason}"),
             Error::Timeout(phase) => write!(f, "timed out {phase}"),
             Error::Resolve { host, reason } => write!(f, "cannot resolve '{host}': {reason}"),
             Error::Connect { addrs, reason } => {

@@ -2,6 +2,8 @@
 //! port 0 that each test starts for itself, so tests run in parallel without colliding.
 #![allow(dead_code)]
 
+pub mod system;
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Command, Stdio};
@@ -74,7 +76,10 @@ pub fn http(status: &str, headers: &[(&str, &str)], body: &str) -> Reply {
     for (name, value) in headers {
         text += &format!("{name}: {value}\r\n");
     }
-    text += &format!("Content-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
+    text += &format!(
+        "Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
     Reply::Bytes(text.into_bytes())
 }
 
