@@ -44,8 +44,15 @@ pub fn require(available: bool, test: &str, what: &str) -> bool {
         return true;
     }
     assert!(!in_ci(), "{test}: {what} is required under CI");
-    eprintln!("SKIPPED {test}: needs {what}");
+    notice(&format!("SKIPPED {test}: needs {what}"));
     false
+}
+
+/// A line on the terminal even when the test passes (libtest captures only the print
+/// macros, not writes to the stderr handle).
+pub fn notice(text: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "{text}");
 }
 
 pub fn is_root() -> bool {
