@@ -211,11 +211,11 @@ impl Sandbox {
     }
 
     /// `docker run --detach --name NAME ARGS...`; returns NAME.
-    fn run(&mut self, what: &str, args: &[&str]) -> String {
+    fn run(&mut self, what: &str, args: &[impl AsRef<str>]) -> String {
         let name = self.name(what);
         self.containers.push(name.clone());
         let mut full = vec!["run", "--detach", "--name", &name];
-        full.extend_from_slice(args);
+        full.extend(args.iter().map(AsRef::as_ref));
         docker_ok(&full);
         name
     }
@@ -322,10 +322,42 @@ fn last_check(health: &Value) -> (i64, String) {
     )
 }
 
+/// Waits until the container is healthy and its newest check printed a line that starts
+/// with `line`; returns that check's output.
+fn healthy_with(container: &str, line: &str) -> String {
+    let health = wait_for(container, "healthy");
+    let (code, output) = last_check(&health);
+    assert_eq!(code, 0, "{health}");
+    assert!(output.starts_with(line), "expected '{line}...': {health}");
+    output
+}
+
+/// A HEALTHCHECK line with the brisk timings and this exec-form command.
+fn brisk_healthcheck(command: &[&str]) -> String {
+    let command = serde_json::to_string(command).expect("a JSON array");
+    format!("HEALTHCHECK {BRISK} CMD {command}")
+}
+
 fn exec(container: &str, args: &[&str]) -> String {
     let mut full = vec!["exec", container];
     full.extend_from_slice(args);
     docker_ok(&full)
+}
+
+/// A Dockerfile duration (`30s`, `500ms`, `1m`) in nanoseconds, as `docker inspect` gives it.
+fn nanos(text: &str) -> u64 {
+    let (number, unit) = text.split_at(
+        text.find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(text.len()),
+    );
+    let number: u64 = number.parse().unwrap_or_else(|_| panic!("duration {text}"));
+    number
+        * match unit {
+            "ms" => 1_000_000,
+            "s" => 1_000_000_000,
+            "m" => 60_000_000_000,
+            _ => panic!("duration {text}"),
+        }
 }
 
 #[test]
@@ -343,9 +375,10 @@ fn dockerfile_example_healthcheck_goes_healthy() {
     };
     let built = sandbox.build("image", &dockerfile(true, false, Some(line)));
 
-    // The engine read the line as meant: the exec-form array and the timings.
-    let command = &line[line.find(" CMD ").expect("exec form") + 5..];
-    let command: Vec<String> = serde_json::from_str(command).expect("CMD is a JSON array");
+    // The engine read the line as written: the exec-form array and every timing.
+    let (flags, command) = line.split_once(" CMD ").expect("exec form");
+    let mut test = vec!["CMD".to_string()];
+    test.extend(serde_json::from_str::<Vec<String>>(command).expect("CMD is a JSON array"));
     let config = docker_ok(&[
         "image",
         "inspect",
@@ -354,13 +387,20 @@ fn dockerfile_example_healthcheck_goes_healthy() {
         &built.tag,
     ]);
     let config: Value = serde_json::from_str(&config).unwrap();
-    let mut expected_test = vec!["CMD".to_string()];
-    expected_test.extend(command);
-    assert_eq!(config["Test"], serde_json::json!(expected_test), "{config}");
-    assert_eq!(config["Interval"], 30_000_000_000u64, "{config}");
-    assert_eq!(config["Timeout"], 5_000_000_000u64, "{config}");
-    assert_eq!(config["StartPeriod"], 30_000_000_000u64, "{config}");
-    assert_eq!(config["Retries"], 3, "{config}");
+    assert_eq!(config["Test"], serde_json::json!(test), "{config}");
+    for flag in flags.split_whitespace().skip(1) {
+        let (name, value) = flag.split_once('=').expect("--flag=value");
+        let (field, expected) = match name {
+            "--interval" => ("Interval", nanos(value)),
+            "--timeout" => ("Timeout", nanos(value)),
+            "--start-period" => ("StartPeriod", nanos(value)),
+            "--start-interval" if built.dropped_start_interval.is_some() => continue,
+            "--start-interval" => ("StartInterval", nanos(value)),
+            "--retries" => ("Retries", value.parse().unwrap()),
+            _ => panic!("unexpected HEALTHCHECK flag {flag}"),
+        };
+        assert_eq!(config[field], expected, "{flag}: {config}");
+    }
 
     // Where --start-interval had to go, --health-interval takes its value, so the start
     // period is probed as often as a current engine would probe it.
@@ -372,14 +412,10 @@ fn dockerfile_example_healthcheck_goes_healthy() {
         args.push(format!("--health-interval={value}"));
     }
     args.push(built.tag.clone());
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let container = sandbox.run("app", &args);
-    let health = wait_for(&container, "healthy");
-    let (code, output) = last_check(&health);
-    assert_eq!(code, 0, "{health}");
-    assert!(
-        output.starts_with("healthy: http://localhost:8080/health: 200 OK from 127.0.0.1:8080 in "),
-        "{health}"
+    healthy_with(
+        &container,
+        "healthy: http://localhost:8080/health: 200 OK from 127.0.0.1:8080 in ",
     );
 }
 
@@ -388,12 +424,15 @@ fn turns_unhealthy_with_our_line_in_the_log_and_recovers() {
     let Some(mut sandbox) = Sandbox::new("flip") else {
         return;
     };
-    let healthcheck = format!(
-        "HEALTHCHECK {BRISK} CMD [\"/healthprobe\", \"--timeout\", \"2s\", \"http://localhost:8080/health\"]"
-    );
+    let healthcheck = brisk_healthcheck(&[
+        "/healthprobe",
+        "--timeout",
+        "2s",
+        "http://localhost:8080/health",
+    ]);
     let image = sandbox.build("image", &dockerfile(true, false, Some(&healthcheck)));
     let container = sandbox.run("app", &[&image.tag]);
-    wait_for(&container, "healthy");
+    healthy_with(&container, "healthy: http://localhost:8080/health: 200 OK");
 
     exec(&container, &["/bin/busybox", "rm", "/www/health"]);
     let health = wait_for(&container, "unhealthy");
@@ -407,8 +446,7 @@ fn turns_unhealthy_with_our_line_in_the_log_and_recovers() {
     );
 
     exec(&container, &["/bin/busybox", "touch", "/www/health"]);
-    let health = wait_for(&container, "healthy");
-    assert_eq!(last_check(&health).0, 0, "{health}");
+    healthy_with(&container, "healthy: http://localhost:8080/health: 200 OK");
 }
 
 #[test]
@@ -417,9 +455,7 @@ fn expands_port_from_the_container_environment() {
         return;
     };
     // Exec form: no shell expands ${PORT}; healthprobe does, from the container's env.
-    let healthcheck = format!(
-        "HEALTHCHECK {BRISK} CMD [\"/healthprobe\", \"http://localhost:${{PORT}}/health\"]"
-    );
+    let healthcheck = brisk_healthcheck(&["/healthprobe", "http://localhost:${PORT}/health"]);
     let image = sandbox.build("image", &dockerfile(true, false, Some(&healthcheck)));
     let serve_8081 = ["httpd", "-f", "-p", "8081", "-h", "/www"];
     let good = sandbox.run(
@@ -432,13 +468,10 @@ fn expands_port_from_the_container_environment() {
         &[&["--env", "PROT=8081", &image.tag][..], &serve_8081].concat(),
     );
 
-    let health = wait_for(&good, "healthy");
-    let (_, output) = last_check(&health);
-    assert!(
-        output.starts_with("healthy: http://localhost:8081/health: 200 OK from 127.0.0.1:8081"),
-        "{health}"
+    healthy_with(
+        &good,
+        "healthy: http://localhost:8081/health: 200 OK from 127.0.0.1:8081",
     );
-
     let health = wait_for(&typo, "unhealthy");
     let (code, output) = last_check(&health);
     assert_eq!(code, 64, "a usage error, not a verdict: {health}");
@@ -475,13 +508,7 @@ fn health_cmd_probes_tcp() {
             "true",
         ],
     );
-    let health = wait_for(&container, "healthy");
-    let (code, output) = last_check(&health);
-    assert_eq!(code, 0, "{health}");
-    assert!(
-        output.starts_with("healthy: tcp://localhost:5432: connected from "),
-        "{health}"
-    );
+    healthy_with(&container, "healthy: tcp://localhost:5432: connected from ");
 }
 
 #[test]
@@ -489,8 +516,7 @@ fn localhost_reaches_ipv4_only_and_ipv6_only_services() {
     let Some(mut sandbox) = Sandbox::new("families") else {
         return;
     };
-    let healthcheck =
-        format!("HEALTHCHECK {BRISK} CMD [\"/healthprobe\", \"http://localhost:8080/health\"]");
+    let healthcheck = brisk_healthcheck(&["/healthprobe", "http://localhost:8080/health"]);
     let image = sandbox.build("image", &dockerfile(true, false, Some(&healthcheck)));
     // Docker 20.10 turns IPv6 off inside a container on a network without IPv6, even on
     // lo (net.ipv6.conf.all.disable_ipv6=1); the sysctl gives lo its ::1 back.
@@ -524,21 +550,16 @@ fn localhost_reaches_ipv4_only_and_ipv6_only_services() {
     // lo's ::1 is 00000000000000000000000000000001 in /proc/net/if_inet6.
     let addresses = exec(&ipv6, &["/bin/busybox", "cat", "/proc/net/if_inet6"]);
     assert!(
-        addresses
-            .lines()
-            .any(|line| line.starts_with("00000000000000000000000000000001 ")
-                && line.ends_with(" lo")),
+        addresses.lines().any(|line| {
+            line.starts_with("00000000000000000000000000000001 ") && line.ends_with(" lo")
+        }),
         "no ::1 on lo: {addresses}"
     );
 
     for (container, peer) in [(&ipv6, "[::1]:8080"), (&ipv4, "127.0.0.1:8080")] {
-        let health = wait_for(container, "healthy");
-        let (_, output) = last_check(&health);
-        assert!(
-            output.starts_with(&format!(
-                "healthy: http://localhost:8080/health: 200 OK from {peer} in "
-            )),
-            "{health}"
+        healthy_with(
+            container,
+            &format!("healthy: http://localhost:8080/health: 200 OK from {peer} in "),
         );
     }
 }
@@ -548,11 +569,9 @@ fn a_dead_proxy_in_the_app_environment_is_ignored() {
     let Some(mut sandbox) = Sandbox::new("proxy") else {
         return;
     };
-    let healthcheck =
-        format!("HEALTHCHECK {BRISK} CMD [\"/healthprobe\", \"http://localhost:8080/health\"]");
+    let healthcheck = brisk_healthcheck(&["/healthprobe", "http://localhost:8080/health"]);
     let image = sandbox.build("image", &dockerfile(true, false, Some(&healthcheck)));
     // Port 9 in the container: nothing listens, so a probe that asked it would fail.
-    let dead = "http://127.0.0.1:9";
     let mut args = Vec::new();
     for name in [
         "HTTP_PROXY",
@@ -563,16 +582,13 @@ fn a_dead_proxy_in_the_app_environment_is_ignored() {
         "all_proxy",
     ] {
         args.push("--env".to_string());
-        args.push(format!("{name}={dead}"));
+        args.push(format!("{name}=http://127.0.0.1:9"));
     }
     args.push(image.tag.clone());
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let container = sandbox.run("app", &args);
-    let health = wait_for(&container, "healthy");
-    let (_, output) = last_check(&health);
-    assert!(
-        output.starts_with("healthy: http://localhost:8080/health: 200 OK from 127.0.0.1:8080 in "),
-        "{health}"
+    healthy_with(
+        &container,
+        "healthy: http://localhost:8080/health: 200 OK from 127.0.0.1:8080 in ",
     );
 }
 
@@ -581,15 +597,13 @@ fn runs_as_any_uid_on_a_read_only_root_and_writes_nothing() {
     let Some(mut sandbox) = Sandbox::new("readonly") else {
         return;
     };
-    let healthcheck =
-        format!("HEALTHCHECK {BRISK} CMD [\"/healthprobe\", \"http://localhost:8080/health\"]");
+    let healthcheck = brisk_healthcheck(&["/healthprobe", "http://localhost:8080/health"]);
     let image = sandbox.build("image", &dockerfile(true, false, Some(&healthcheck)));
     let read_only = sandbox.run("ro", &["--read-only", "--user", "65534:65534", &image.tag]);
     // A uid that exists nowhere, on a root it could not write anyway.
     let stranger = sandbox.run("uid", &["--user", "4242:4242", &image.tag]);
     for container in [&read_only, &stranger] {
-        let health = wait_for(container, "healthy");
-        assert_eq!(last_check(&health).0, 0, "{health}");
+        healthy_with(container, "healthy: http://localhost:8080/health: 200 OK");
         // Every change to the container's filesystem since it started: none.
         assert_eq!(
             docker_ok(&["diff", container]),
@@ -607,61 +621,51 @@ fn installs_into_a_volume_that_a_scratch_service_runs_it_from() {
     let with_probe = sandbox.build("init", &dockerfile(true, false, None));
     let service = sandbox.build("service", &dockerfile(false, false, None));
     let volume = sandbox.volume("probe");
+    let install = |mount: &str| {
+        docker(&[
+            "run",
+            "--rm",
+            "--volume",
+            mount,
+            "--entrypoint",
+            "/healthprobe",
+            &with_probe.tag,
+            "--install",
+            "/shared",
+        ])
+    };
 
     // The init container: a scratch image whose only tool is healthprobe itself.
-    let mount = format!("{volume}:/shared");
-    let init = docker_ok(&[
-        "run",
-        "--rm",
-        "--volume",
-        &mount,
-        "--entrypoint",
-        "/healthprobe",
-        &with_probe.tag,
-        "--install",
-        "/shared",
-    ]);
+    let init = install(&format!("{volume}:/shared"));
+    let stdout = String::from_utf8_lossy(&init.stdout);
+    assert!(init.status.success(), "{init:?}");
     assert!(
-        init.starts_with("installed /shared/healthprobe (") && init.ends_with(" bytes)"),
-        "{init}"
+        stdout.starts_with("installed /shared/healthprobe (") && stdout.ends_with(" bytes)\n"),
+        "{stdout}"
     );
 
     // The service image has no probe of its own; it runs the one in the volume, read-only,
     // as the kubelet runs an exec probe: inside the service's container.
-    let mount = format!("{volume}:/probe:ro");
-    let app = sandbox.run("app", &["--volume", &mount, &service.tag]);
-    assert_eq!(
-        exec(
-            &app,
-            &["/bin/busybox", "stat", "-c", "%a", "/probe/healthprobe"]
-        ),
-        "755"
+    let app = sandbox.run(
+        "app",
+        &["--volume", &format!("{volume}:/probe:ro"), &service.tag],
     );
-    let probe = docker(&[
-        "exec",
+    let mode = exec(
         &app,
-        "/probe/healthprobe",
-        "http://localhost:8080/health",
-    ]);
-    let stdout = String::from_utf8_lossy(&probe.stdout);
-    assert!(probe.status.success(), "{probe:?}");
+        &["/bin/busybox", "stat", "-c", "%a", "/probe/healthprobe"],
+    );
+    assert_eq!(mode, "755");
+    let probe = exec(
+        &app,
+        &["/probe/healthprobe", "http://localhost:8080/health"],
+    );
     assert!(
-        stdout.starts_with("healthy: http://localhost:8080/health: 200 OK"),
-        "{stdout}"
+        probe.starts_with("healthy: http://localhost:8080/health: 200 OK"),
+        "{probe}"
     );
 
     // A read-only volume is a configuration error that names the directory.
-    let read_only = docker(&[
-        "run",
-        "--rm",
-        "--volume",
-        &format!("{volume}:/shared:ro"),
-        "--entrypoint",
-        "/healthprobe",
-        &with_probe.tag,
-        "--install",
-        "/shared",
-    ]);
+    let read_only = install(&format!("{volume}:/shared:ro"));
     assert_eq!(read_only.status.code(), Some(64), "{read_only:?}");
     assert_eq!(
         String::from_utf8_lossy(&read_only.stderr),
@@ -703,14 +707,16 @@ fn compose_stack_starts_in_dependency_order() {
         let id = stack.compose(&["ps", "--quiet", service]);
         let id = String::from_utf8_lossy(&id.stdout).trim().to_string();
         assert!(!id.is_empty(), "no container for {service}");
-        let health = wait_for(&id, "healthy");
-        let (_, output) = last_check(&health);
-        assert!(output.starts_with("healthy: "), "{service}: {health}");
+        // web's check also reaches the api by name, through Docker's DNS, from scratch.
+        let line = match service {
+            "web" => "healthy: http://localhost:8081/health: 200 OK",
+            _ => "healthy: ",
+        };
+        let output = healthy_with(&id, line);
         if service == "web" {
-            // Found by name through Docker's DNS, from a scratch image.
             assert!(
-                output.contains("healthy: http://api:8080/health: 200 OK from "),
-                "{health}"
+                output.contains("\nhealthy: http://api:8080/health: 200 OK from "),
+                "{output}"
             );
         }
     }

@@ -3,7 +3,7 @@
 //! not writable); 1 when the copy fails for another reason (a full disk).
 
 mod common;
-use common::system::{TempDir, is_root, require, static_binary};
+use common::system::{TempDir, clean, in_mount_namespace, is_root, require, static_binary};
 use common::*;
 
 use std::fs;
@@ -24,33 +24,6 @@ fn names(dir: &Path) -> Vec<String> {
 
 fn mode(path: &Path) -> u32 {
     fs::metadata(path).expect("metadata").permissions().mode() & 0o7777
-}
-
-/// A command with an environment that holds only PATH.
-fn clean(program: &str) -> Command {
-    let mut command = Command::new(program);
-    command
-        .env_clear()
-        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin");
-    command
-}
-
-/// `sh -c SCRIPT sh ARGS...` in a mount namespace of its own (root only), so the
-/// mounts the script makes vanish with it.
-fn in_mount_namespace(script: &str, args: &[&str]) -> Run {
-    let mut command = clean("unshare");
-    command
-        .args([
-            "--mount",
-            "--propagation",
-            "private",
-            "sh",
-            "-c",
-            script,
-            "sh",
-        ])
-        .args(args);
-    run(command)
 }
 
 #[test]

@@ -3,7 +3,7 @@
 //! (scripts/build-static.sh) in an empty root; the chroot cases need root.
 
 mod common;
-use common::system::{TempDir, is_root, require, static_binary};
+use common::system::{TempDir, clean, in_mount_namespace, is_root, require, static_binary};
 use common::*;
 
 use std::collections::BTreeMap;
@@ -43,15 +43,6 @@ fn empty_root(name: &str) -> TempDir {
     let root = TempDir::new(name);
     fs::copy(static_binary(), root.path().join("healthprobe")).expect("copy the binary");
     root
-}
-
-/// A command with an environment that holds only PATH (no proxies leaking in).
-fn clean(program: &str) -> Command {
-    let mut command = Command::new(program);
-    command
-        .env_clear()
-        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin");
-    command
 }
 
 /// `chroot ROOT /healthprobe ARGS...`.
@@ -185,24 +176,16 @@ fn runs_as_nobody_on_a_read_only_root_and_writes_nothing() {
 
     // The same root mounted read-only (in a mount namespace of its own, so nothing leaks
     // out): the shell proves it is read-only before the probe runs there as uid 65534.
-    let script = r#"
-        mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" || exit 90
-        touch "$1/written" 2>/dev/null && exit 91
-        exec chroot --userspec=65534:65534 "$1" /healthprobe "$2" "$3""#;
-    let mut command = clean("unshare");
-    command
-        .args([
-            "--mount",
-            "--propagation",
-            "private",
-            "sh",
-            "-c",
-            script,
-            "sh",
-        ])
-        .arg(root.path())
-        .args([&http_target, &tcp_target]);
-    let read_only = run(command);
+    let read_only = in_mount_namespace(
+        r#"mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" || exit 90
+           touch "$1/written" 2>/dev/null && exit 91
+           exec chroot --userspec=65534:65534 "$1" /healthprobe "$2" "$3""#,
+        &[
+            &root.path().display().to_string(),
+            &http_target,
+            &tcp_target,
+        ],
+    );
     assert_eq!(read_only.code, 0, "{read_only:?}");
     let lines: Vec<&str> = read_only.stdout.lines().collect();
     assert!(

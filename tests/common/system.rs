@@ -68,6 +68,33 @@ pub fn is_root() -> bool {
         .unwrap_or(false)
 }
 
+/// A command with an environment that holds only PATH.
+pub fn clean(program: &str) -> Command {
+    let mut command = Command::new(program);
+    command
+        .env_clear()
+        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin");
+    command
+}
+
+/// `sh -c SCRIPT sh ARGS...` in a mount namespace of its own (root only), so the
+/// mounts the script makes vanish with it.
+pub fn in_mount_namespace(script: &str, args: &[&str]) -> super::Run {
+    let mut command = clean("unshare");
+    command
+        .args([
+            "--mount",
+            "--propagation",
+            "private",
+            "sh",
+            "-c",
+            script,
+            "sh",
+        ])
+        .args(args);
+    super::run(command)
+}
+
 /// A fresh directory in the system temp dir, removed when dropped.
 pub struct TempDir(pub PathBuf);
 
