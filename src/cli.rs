@@ -97,8 +97,9 @@ pub fn parse(args: Vec<OsString>, env: Env) -> Result<Command, Error> {
     if args.contains(["-V", "--version"]) {
         return Ok(Command::Version);
     }
+    // from_fn rather than from_os_str: only the former knows `--install=DIR`.
     let install = args
-        .opt_value_from_os_str("--install", |dir| Ok::<_, Infallible>(PathBuf::from(dir)))
+        .opt_value_from_fn("--install", |dir| Ok::<_, Infallible>(PathBuf::from(dir)))
         .map_err(|e| argument_error(e, "--install"))?;
     if let Some(dir) = install {
         return install_command(dir, args);

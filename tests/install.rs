@@ -46,7 +46,7 @@ fn installs_a_working_copy_and_replaces_an_old_one() {
     // An old copy (here: garbage with the wrong mode) is replaced whole.
     fs::write(&installed, b"stale").unwrap();
     fs::set_permissions(&installed, fs::Permissions::from_mode(0o600)).unwrap();
-    let again = probe(&["--install", &dir_text]);
+    let again = probe(&[&format!("--install={dir_text}")]);
     assert_eq!(again.code, 0, "{again:?}");
     assert_eq!(fs::read(&installed).unwrap(), fs::read(BIN).unwrap());
     assert_eq!(mode(&installed), 0o755);
