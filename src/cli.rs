@@ -1,7 +1,9 @@
 //! The command line and its environment fallbacks: arguments + environment -> Config.
 //! This is the only module that sees argv or the environment.
 
-use std::ffi::{OsStr, OsString};
+use std::convert::Infallible;
+use std::ffi::OsString;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use pico_args::Arguments;
@@ -70,6 +72,8 @@ Options (each also read from the variable in brackets; the command line wins):
                              [HEALTHPROBE_QUIET=1]
   -v, --verbose              also print addresses and timings to stderr
                              [HEALTHPROBE_VERBOSE=1]
+      --install DIR          copy this executable to DIR/healthprobe (mode 0755) and
+                             exit, for images without cp: see the README's init container
   -h, --help                 print this help
   -V, --version              print the version
   -- CMD [ARGS...]           once healthy, replace this process with CMD (same PID,
@@ -82,6 +86,7 @@ Options (each also read from the variable in brackets; the command line wins):
 
 Exit codes: 0 every target healthy, 1 any target unhealthy (or the wait stopped by
 SIGTERM/SIGINT), 64 usage error (or a CMD that cannot run).
+For --install: 0 installed, 1 failed, 64 DIR missing, not a directory or read-only.
 Healthy lines go to stdout, unhealthy lines and errors to stderr.
 
 Examples:
@@ -102,6 +107,8 @@ const DURATION: &str = "a positive duration such as 250ms, 3s, 1.5s or 1m";
 pub enum Command {
     Help,
     Version,
+    /// `--install DIR`: copy ourselves into DIR, probe nothing.
+    Install(PathBuf),
     Probe(Box<Config>),
 }
 
@@ -134,6 +141,13 @@ pub fn parse(mut args: Vec<OsString>, env: Env) -> Result<Command, Error> {
     }
     if args.contains(["-V", "--version"]) {
         return Ok(Command::Version);
+    }
+    // from_fn rather than from_os_str: only the former knows `--install=DIR`.
+    let install = args
+        .opt_value_from_fn("--install", |dir| Ok::<_, Infallible>(PathBuf::from(dir)))
+        .map_err(|e| argument_error(e, "--install"))?;
+    if let Some(dir) = install {
+        return install_command(dir, args);
     }
     let mut options = Options { args, env };
 
@@ -293,6 +307,17 @@ fn split_command(args: &mut Vec<OsString>, env: Env) -> Result<Option<Exec>, Err
     }))
 }
 
+/// `--install DIR` stands alone: probe options or targets beside it are a mistake.
+fn install_command(dir: PathBuf, args: Arguments) -> Result<Command, Error> {
+    if dir.as_os_str().is_empty() {
+        return Err(Error::MissingValue("--install".to_string()));
+    }
+    match args.finish().first() {
+        Some(other) => Err(Error::InstallWith(other.to_string_lossy().into_owned())),
+        None => Ok(Command::Install(dir)),
+    }
+}
+
 /// A value and where it came from (a flag or a variable), so errors can name it.
 struct Setting {
     source: String,
@@ -323,7 +348,8 @@ impl Options<'_> {
     fn value(&mut self, long: &'static str, var: &str) -> Result<Option<Setting>, Error> {
         let from_args = self
             .args
-            .opt_value_from_os_str(long, |value| utf8(value).map(str::to_string))
+            // The _from_fn forms, unlike _from_os_str, also take `--timeout=3s`.
+            .opt_value_from_fn(long, owned)
             .map_err(|e| argument_error(e, long))?;
         let setting = match from_args {
             Some(text) => Some(Setting {
@@ -352,7 +378,7 @@ impl Options<'_> {
     ) -> Result<Vec<Setting>, Error> {
         let from_args = self
             .args
-            .values_from_os_str([short, long], |value| utf8(value).map(str::to_string))
+            .values_from_fn([short, long], owned)
             .map_err(|e| argument_error(e, long))?;
         let settings: Vec<Setting> = if from_args.is_empty() {
             let text = self.env_var(var)?.unwrap_or_default();
@@ -447,8 +473,8 @@ fn env_var(env: Env, name: &str) -> Result<Option<String>, Error> {
     }
 }
 
-fn utf8(value: &OsStr) -> Result<&str, &'static str> {
-    value.to_str().ok_or("not valid UTF-8")
+fn owned(value: &str) -> Result<String, std::convert::Infallible> {
+    Ok(value.to_string())
 }
 
 fn argument_error(e: pico_args::Error, option: &str) -> Error {

@@ -74,6 +74,21 @@ pub enum Error {
         program: String,
         reason: String,
     },
+    /// `--install DIR` was given something else too.
+    InstallWith(String),
+    /// `--install DIR`: DIR cannot take the copy (missing, not a directory, read-only,
+    /// not writable by us), which only a change of configuration can fix.
+    InstallDir {
+        dir: String,
+        reason: &'static str,
+    },
+
+    // Failures: exit 1.
+    /// `--install DIR` failed for another reason (a full disk, no /proc and no path).
+    Install {
+        dir: String,
+        reason: String,
+    },
 
     // Probe failures: the target is unhealthy, exit 1.
     Timeout(Phase),
@@ -98,6 +113,34 @@ pub enum Error {
         phase: Phase,
         reason: String,
     },
+}
+
+impl Error {
+    /// Usage and configuration errors exit 64; the rest are failures (exit 1).
+    pub fn is_usage(&self) -> bool {
+        matches!(
+            self,
+            Error::UnknownOption(_)
+                | Error::MissingValue(_)
+                | Error::InvalidValue { .. }
+                | Error::InvalidTarget { .. }
+                | Error::UnsetVariable { .. }
+                | Error::NoTargets
+                | Error::Conflict(_)
+                | Error::InstallWith(_)
+                | Error::InstallDir { .. }
+                | Error::MissingCommand
+                | Error::Command { .. }
+        ) || self.is_tls_usage()
+    }
+
+    /// The TLS options' usage errors, which exist in one build or the other.
+    fn is_tls_usage(&self) -> bool {
+        #[cfg(feature = "tls")]
+        return matches!(self, Error::File { .. });
+        #[cfg(not(feature = "tls"))]
+        return matches!(self, Error::NeedsTls(_));
+    }
 }
 
 impl fmt::Display for Error {
@@ -133,6 +176,14 @@ impl fmt::Display for Error {
                 f.write_str("'--' must be followed by the command to run once healthy")
             }
             Error::Command { program, reason } => write!(f, "cannot run '{program}': {reason}"),
+            Error::InstallWith(argument) => {
+                write!(
+                    f,
+                    "--install DIR takes no other argument (got '{argument}')"
+                )
+            }
+            Error::InstallDir { dir, reason } => write!(f, "cannot install into '{dir}': {reason}"),
+            Error::Install { dir, reason } => write!(f, "cannot install into '{dir}': {reason}"),
             Error::Timeout(phase) => write!(f, "timed out {phase}"),
             Error::Resolve { host, reason } => write!(f, "cannot resolve '{host}': {reason}"),
             Error::Connect { addrs, reason } => {

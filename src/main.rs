@@ -3,6 +3,7 @@
 
 mod cli;
 mod error;
+mod install;
 mod net;
 mod outcome;
 mod probe;
@@ -33,6 +34,20 @@ fn main() -> ExitCode {
         Ok(Command::Version) => {
             println!("healthprobe {}", env!("CARGO_PKG_VERSION"));
             return ExitCode::SUCCESS;
+        }
+        Ok(Command::Install(dir)) => {
+            // argv[0] is where to copy from when /proc is not mounted.
+            let program = std::env::args_os().next().map(std::path::PathBuf::from);
+            return match install::install(&dir, program.as_deref()) {
+                Ok((installed, size)) => {
+                    println!("installed {} ({size} bytes)", installed.display());
+                    ExitCode::SUCCESS
+                }
+                Err(error) => {
+                    eprintln!("healthprobe: {error}");
+                    ExitCode::from(if error.is_usage() { EXIT_USAGE } else { 1 })
+                }
+            };
         }
         Err(error) => {
             eprintln!("healthprobe: {error} (see healthprobe --help)");

@@ -2,6 +2,7 @@
 //! port 0 that each test starts for itself, so tests run in parallel without colliding.
 #![allow(dead_code)]
 
+pub mod system;
 #[cfg(feature = "tls")]
 pub mod tls;
 

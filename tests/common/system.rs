@@ -1,0 +1,121 @@
+//! What the static-binary and Docker tests need from the machine: the static build, root,
+//! and a way to skip loudly. Under CI (CI=true) nothing is skipped: a missing
+//! prerequisite fails the test instead, so a green CI always means the checks ran.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+/// The crate's root, where scripts/ and examples/ live.
+pub fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The static release binary, built once per test process by scripts/build-static.sh
+/// (the one static build command; a no-op when it is up to date, as in CI, which builds
+/// it before `cargo test`).
+pub fn static_binary() -> &'static Path {
+    static BINARY: OnceLock<PathBuf> = OnceLock::new();
+    BINARY.get_or_init(|| {
+        let output = Command::new("bash")
+            .arg(root().join("scripts/build-static.sh"))
+            .current_dir(root())
+            .output()
+            .expect("run scripts/build-static.sh");
+        assert!(
+            output.status.success(),
+            "scripts/build-static.sh failed:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let relative = String::from_utf8_lossy(&output.stdout).trim().to_string();
+        let path = root().join(relative);
+        assert!(path.is_file(), "no static binary at {}", path.display());
+        path
+    })
+}
+
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|value| value == "true" || value == "1")
+}
+
+/// True when the test may go on. Otherwise prints why it is skipped, or under CI fails.
+pub fn require(available: bool, test: &str, what: &str) -> bool {
+    if available {
+        return true;
+    }
+    assert!(!in_ci(), "{test}: {what} is required under CI");
+    notice(&format!("SKIPPED {test}: needs {what}"));
+    false
+}
+
+/// A line on the terminal even when the test passes (libtest captures only the print
+/// macros, not writes to the stderr handle).
+pub fn notice(text: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "{text}");
+}
+
+pub fn is_root() -> bool {
+    // The real uid, from the kernel's own account of this process.
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|line| line.strip_prefix("Uid:"))
+                .and_then(|ids| ids.split_whitespace().next().map(|uid| uid == "0"))
+        })
+        .unwrap_or(false)
+}
+
+/// A command with an environment that holds only PATH.
+pub fn clean(program: &str) -> Command {
+    let mut command = Command::new(program);
+    command
+        .env_clear()
+        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin");
+    command
+}
+
+/// `sh -c SCRIPT sh ARGS...` in a mount namespace of its own (root only), so the
+/// mounts the script makes vanish with it.
+pub fn in_mount_namespace(script: &str, args: &[&str]) -> super::Run {
+    let mut command = clean("unshare");
+    command
+        .args([
+            "--mount",
+            "--propagation",
+            "private",
+            "sh",
+            "-c",
+            script,
+            "sh",
+        ])
+        .args(args);
+    super::run(command)
+}
+
+/// A fresh directory in the system temp dir, removed when dropped.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(name: &str) -> TempDir {
+        static COUNT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = COUNT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let path =
+            std::env::temp_dir().join(format!("hp-docker-{name}-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).expect("create a temporary directory");
+        TempDir(path)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}

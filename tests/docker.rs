@@ -1,0 +1,776 @@
+//! Proven where it runs: the real `docker` CLI against the engine on this machine, with
+//! FROM scratch images that hold only our static binary and Debian's static busybox (the
+//! service under test: `busybox httpd` for HTTP, `busybox nc` for TCP), run as a non-root
+//! user. Nothing is pulled. Without an engine a plain `cargo test` skips these with a
+//! notice; under CI they fail. Every container, image, volume and network a test creates
+//! is named hp-docker-* and removed by a guard when the test ends, pass or fail.
+
+mod common;
+use common::system::{TempDir, notice, require, root, static_binary};
+
+use std::fs;
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::thread;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde_json::Value;
+
+/// Debian's busybox-static: one statically linked binary, so it runs FROM scratch.
+const BUSYBOX: &str = "/bin/busybox";
+/// How long a container may take to reach a health state on a busy 2-core machine.
+const PATIENCE: Duration = Duration::from_secs(90);
+/// The HEALTHCHECK timing the cases use: checks every second, unhealthy after two misses.
+const BRISK: &str = "--interval=1s --timeout=5s --start-period=20s --start-interval=1s --retries=2";
+
+/// The service image: busybox httpd serving /www on 8080 as uid 65534. /www belongs to
+/// that user so `docker exec` can remove and restore the health file; /shared is a mount
+/// point whose ownership a fresh named volume takes on.
+fn dockerfile(with_probe: bool, with_shell: bool, healthcheck: Option<&str>) -> String {
+    let mut text = String::from("FROM scratch\nCOPY busybox /bin/busybox\n");
+    if with_probe {
+        text += "COPY healthprobe /healthprobe\n";
+    }
+    if with_shell {
+        // Only for `docker run --health-cmd`, which always runs `/bin/sh -c`.
+        text += "RUN [\"/bin/busybox\", \"ln\", \"-s\", \"busybox\", \"/bin/sh\"]\n";
+    }
+    text += "COPY --chown=65534:65534 www /www\n\
+             COPY --chown=65534:65534 shared /shared\n\
+             USER 65534:65534\n\
+             ENTRYPOINT [\"/bin/busybox\"]\n\
+             CMD [\"httpd\", \"-f\", \"-p\", \"8080\", \"-h\", \"/www\"]\n";
+    if let Some(line) = healthcheck {
+        text += line;
+        text += "\n";
+    }
+    text
+}
+
+fn docker(args: &[&str]) -> Output {
+    Command::new("docker")
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run docker")
+}
+
+/// Runs docker and returns its stdout, failing the test with stderr when it fails.
+fn docker_ok(args: &[&str]) -> String {
+    let output = docker(args);
+    assert!(
+        output.status.success(),
+        "docker {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).trim().to_string()
+}
+
+/// The engine's version, or why there is none.
+fn engine() -> &'static Result<String, String> {
+    static ENGINE: OnceLock<Result<String, String>> = OnceLock::new();
+    ENGINE.get_or_init(|| {
+        let output = Command::new("docker")
+            .args(["version", "--format", "{{.Server.Version}}"])
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| format!("no docker CLI: {e}"))?;
+        let version = String::from_utf8_lossy(&output.stdout).trim().to_string();
+        if output.status.success() && !version.is_empty() {
+            Ok(version)
+        } else {
+            Err(String::from_utf8_lossy(&output.stderr).trim().to_string())
+        }
+    })
+}
+
+/// A compose file brought up under a project name, to bring down again.
+struct Stack {
+    file: PathBuf,
+    project: String,
+    env: Vec<(String, String)>,
+}
+
+impl Stack {
+    fn compose(&self, args: &[&str]) -> Output {
+        let mut command = Command::new("docker-compose");
+        command
+            .arg("--project-name")
+            .arg(&self.project)
+            .arg("--file")
+            .arg(&self.file)
+            .args(args)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null());
+        command.output().expect("run docker-compose")
+    }
+}
+
+/// What one test creates in Docker. Dropping it removes all of it, pass or fail.
+struct Sandbox {
+    test: String,
+    context: TempDir,
+    containers: Vec<String>,
+    images: Vec<String>,
+    volumes: Vec<String>,
+    stacks: Vec<Stack>,
+}
+
+/// An image as built, and the --start-interval its HEALTHCHECK lost, if this engine
+/// could not take it.
+struct Built {
+    tag: String,
+    dropped_start_interval: Option<String>,
+}
+
+impl Sandbox {
+    /// None (after a notice) when there is no engine and this is not CI.
+    fn new(test: &str) -> Option<Sandbox> {
+        let available = engine().is_ok();
+        let why = engine().as_ref().err().cloned().unwrap_or_default();
+        if !require(available, test, &format!("a Docker engine ({why})")) {
+            return None;
+        }
+        let context = TempDir::new(test);
+        let dir = context.path();
+        fs::copy(static_binary(), dir.join("healthprobe")).expect("copy healthprobe");
+        fs::copy(BUSYBOX, dir.join("busybox")).expect("copy busybox (apt busybox-static)");
+        fs::create_dir(dir.join("www")).unwrap();
+        fs::write(dir.join("www/health"), "ok\n").unwrap();
+        fs::create_dir(dir.join("shared")).unwrap();
+        Some(Sandbox {
+            test: test.to_string(),
+            context,
+            containers: Vec::new(),
+            images: Vec::new(),
+            volumes: Vec::new(),
+            stacks: Vec::new(),
+        })
+    }
+
+    /// hp-docker-TEST-WHAT-PID: unique to this run, and easy to find if left behind.
+    fn name(&self, what: &str) -> String {
+        format!("hp-docker-{}-{what}-{}", self.test, std::process::id())
+    }
+
+    fn build(&mut self, what: &str, dockerfile: &str) -> Built {
+        let tag = self.name(what);
+        self.images.push(tag.clone());
+        let output = self.build_as(&tag, dockerfile);
+        if output.status.success() {
+            return Built {
+                tag,
+                dropped_start_interval: None,
+            };
+        }
+        let error = String::from_utf8_lossy(&output.stderr).into_owned();
+        // Engines before 25 (API 1.44) do not know HEALTHCHECK --start-interval and fail
+        // the build on it. There, and only there, the flag goes, and the caller gets its
+        // value to probe the start period as briskly with --health-interval.
+        let Some((without, value)) = without_start_interval(dockerfile)
+            .filter(|_| error.contains("Unknown flag: start-interval"))
+        else {
+            panic!("docker build {tag}: {error}");
+        };
+        notice(&format!(
+            "NOTICE {}: Docker Engine {} rejects HEALTHCHECK --start-interval (Engine 25+): \
+             building without --start-interval={value}",
+            self.test,
+            engine().as_deref().unwrap_or("?"),
+        ));
+        let output = self.build_as(&tag, &without);
+        assert!(
+            output.status.success(),
+            "docker build {tag}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        Built {
+            tag,
+            dropped_start_interval: Some(value),
+        }
+    }
+
+    fn build_as(&self, tag: &str, dockerfile: &str) -> Output {
+        use std::io::Write;
+        let mut child = Command::new("docker")
+            .args(["build", "--quiet", "--tag", tag, "--file", "-"])
+            .arg(self.context.path())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run docker build");
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin
+            .write_all(dockerfile.as_bytes())
+            .expect("write the Dockerfile");
+        drop(stdin);
+        child.wait_with_output().expect("docker build")
+    }
+
+    /// `docker run --detach --name NAME ARGS...`; returns NAME.
+    fn run(&mut self, what: &str, args: &[impl AsRef<str>]) -> String {
+        let name = self.name(what);
+        self.containers.push(name.clone());
+        let mut full = vec!["run", "--detach", "--name", &name];
+        full.extend(args.iter().map(AsRef::as_ref));
+        docker_ok(&full);
+        name
+    }
+
+    fn volume(&mut self, what: &str) -> String {
+        let name = self.name(what);
+        self.volumes.push(name.clone());
+        docker_ok(&["volume", "create", &name]);
+        name
+    }
+
+    fn stack(&mut self, file: PathBuf, env: &[(&str, &str)]) -> usize {
+        self.stacks.push(Stack {
+            file,
+            project: self.name("stack"),
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        });
+        self.stacks.len() - 1
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        for stack in &self.stacks {
+            let _ = stack.compose(&["down", "--volumes", "--remove-orphans", "--timeout", "1"]);
+        }
+        if !self.containers.is_empty() {
+            let mut args = vec!["rm", "--force", "--volumes"];
+            args.extend(self.containers.iter().map(String::as_str));
+            let _ = docker(&args);
+        }
+        if !self.volumes.is_empty() {
+            let mut args = vec!["volume", "rm", "--force"];
+            args.extend(self.volumes.iter().map(String::as_str));
+            let _ = docker(&args);
+        }
+        if !self.images.is_empty() {
+            // By tag: an image that another test's tag shares is only untagged.
+            let mut args = vec!["rmi", "--force"];
+            args.extend(self.images.iter().map(String::as_str));
+            let _ = docker(&args);
+        }
+    }
+}
+
+/// The HEALTHCHECK text without its --start-interval flag, and the flag's value.
+fn without_start_interval(text: &str) -> Option<(String, String)> {
+    const FLAG: &str = "--start-interval=";
+    let start = text.find(FLAG)?;
+    let rest = &text[start..];
+    let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+    let value = rest[FLAG.len()..end].to_string();
+    Some((
+        format!("{}{}", &text[..start], rest[end..].trim_start()),
+        value,
+    ))
+}
+
+/// `.State` of a container.
+fn state(container: &str) -> Value {
+    let text = docker_ok(&["inspect", "--format", "{{json .State}}", container]);
+    serde_json::from_str(&text).expect("docker inspect gives JSON")
+}
+
+/// Waits until the container's health is `status`, and returns `.State.Health`.
+fn wait_for(container: &str, status: &str) -> Value {
+    let start = Instant::now();
+    loop {
+        let state = state(container);
+        let health = &state["Health"];
+        if health["Status"] == status {
+            return health.clone();
+        }
+        let logs = || {
+            let output = docker(&["logs", container]);
+            String::from_utf8_lossy(&output.stderr).into_owned()
+        };
+        assert!(
+            state["Running"] == true,
+            "{container} stopped before it was {status}: {state}\nlogs: {}",
+            logs()
+        );
+        assert!(
+            start.elapsed() < PATIENCE,
+            "{container} not {status} after {PATIENCE:?}: {health}\nlogs: {}",
+            logs()
+        );
+        thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// `State.Health.Log[-1]`: the newest check's exit code and output.
+fn last_check(health: &Value) -> (i64, String) {
+    let last = health["Log"]
+        .as_array()
+        .and_then(|log| log.last())
+        .unwrap_or_else(|| panic!("no health log: {health}"));
+    (
+        last["ExitCode"].as_i64().unwrap_or(-1),
+        last["Output"].as_str().unwrap_or_default().to_string(),
+    )
+}
+
+/// Waits until the container is healthy and its newest check printed a line that starts
+/// with `line`; returns that check's output.
+fn healthy_with(container: &str, line: &str) -> String {
+    let health = wait_for(container, "healthy");
+    let (code, output) = last_check(&health);
+    assert_eq!(code, 0, "{health}");
+    assert!(output.starts_with(line), "expected '{line}...': {health}");
+    output
+}
+
+/// A HEALTHCHECK line with the brisk timings and this exec-form command.
+fn brisk_healthcheck(command: &[&str]) -> String {
+    let command = serde_json::to_string(command).expect("a JSON array");
+    format!("HEALTHCHECK {BRISK} CMD {command}")
+}
+
+fn exec(container: &str, args: &[&str]) -> String {
+    let mut full = vec!["exec", container];
+    full.extend_from_slice(args);
+    docker_ok(&full)
+}
+
+/// A Dockerfile duration (`30s`, `500ms`, `1m`) in nanoseconds, as `docker inspect` gives it.
+fn nanos(text: &str) -> u64 {
+    let (number, unit) = text.split_at(
+        text.find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(text.len()),
+    );
+    let number: u64 = number.parse().unwrap_or_else(|_| panic!("duration {text}"));
+    number
+        * match unit {
+            "ms" => 1_000_000,
+            "s" => 1_000_000_000,
+            "m" => 60_000_000_000,
+            _ => panic!("duration {text}"),
+        }
+}
+
+#[test]
+fn dockerfile_example_healthcheck_goes_healthy() {
+    let Some(mut sandbox) = Sandbox::new("example") else {
+        return;
+    };
+    let example = fs::read_to_string(root().join("Dockerfile.example")).unwrap();
+    let lines: Vec<&str> = example
+        .lines()
+        .filter(|line| line.starts_with("HEALTHCHECK "))
+        .collect();
+    let [line] = lines[..] else {
+        panic!("Dockerfile.example needs exactly one HEALTHCHECK line: {lines:?}");
+    };
+    let built = sandbox.build("image", &dockerfile(true, false, Some(line)));
+
+    // The engine read the line as written: the exec-form array and every timing.
+    let (flags, command) = line.split_once(" CMD ").expect("exec form");
+    let mut test = vec!["CMD".to_string()];
+    test.extend(serde_json::from_str::<Vec<String>>(command).expect("CMD is a JSON array"));
+    let config = docker_ok(&[
+        "image",
+        "inspect",
+        "--format",
+        "{{json .Config.Healthcheck}}",
+        &built.tag,
+    ]);
+    let config: Value = serde_json::from_str(&config).unwrap();
+    assert_eq!(config["Test"], serde_json::json!(test), "{config}");
+    for flag in flags.split_whitespace().skip(1) {
+        let (name, value) = flag.split_once('=').expect("--flag=value");
+        let (field, expected) = match name {
+            "--interval" => ("Interval", nanos(value)),
+            "--timeout" => ("Timeout", nanos(value)),
+            "--start-period" => ("StartPeriod", nanos(value)),
+            "--start-interval" if built.dropped_start_interval.is_some() => continue,
+            "--start-interval" => ("StartInterval", nanos(value)),
+            "--retries" => ("Retries", value.parse().unwrap()),
+            _ => panic!("unexpected HEALTHCHECK flag {flag}"),
+        };
+        assert_eq!(config[field], expected, "{flag}: {config}");
+    }
+
+    // Where --start-interval had to go, --health-interval takes its value, so the start
+    // period is probed as often as a current engine would probe it.
+    let mut args = Vec::new();
+    if let Some(value) = &built.dropped_start_interval {
+        notice(&format!(
+            "NOTICE example: running with --health-interval={value} in place of --start-interval={value}"
+        ));
+        args.push(format!("--health-interval={value}"));
+    }
+    args.push(built.tag.clone());
+    let container = sandbox.run("app", &args);
+    healthy_with(
+        &container,
+        "healthy: http://localhost:8080/health: 200 OK from 127.0.0.1:8080 in ",
+    );
+}
+
+#[test]
+fn turns_unhealthy_with_our_line_in_the_log_and_recovers() {
+    let Some(mut sandbox) = Sandbox::new("flip") else {
+        return;
+    };
+    let healthcheck = brisk_healthcheck(&[
+        "/healthprobe",
+        "--timeout",
+        "2s",
+        "http://localhost:8080/health",
+    ]);
+    let image = sandbox.build("image", &dockerfile(true, false, Some(&healthcheck)));
+    let container = sandbox.run("app", &[&image.tag]);
+    healthy_with(&container, "healthy: http://localhost:8080/health: 200 OK");
+
+    exec(&container, &["/bin/busybox", "rm", "/www/health"]);
+    let health = wait_for(&container, "unhealthy");
+    let (code, output) = last_check(&health);
+    assert_eq!(code, 1, "{health}");
+    assert!(
+        output.starts_with(
+            "unhealthy: http://localhost:8080/health: 404 Not Found (expected 200-399) from 127.0.0.1:8080 in "
+        ) && output.lines().count() == 1,
+        "{health}"
+    );
+
+    exec(&container, &["/bin/busybox", "touch", "/www/health"]);
+    healthy_with(&container, "healthy: http://localhost:8080/health: 200 OK");
+}
+
+#[test]
+fn expands_port_from_the_container_environment() {
+    let Some(mut sandbox) = Sandbox::new("port") else {
+        return;
+    };
+    // Exec form: no shell expands ${PORT}; healthprobe does, from the container's env.
+    let healthcheck = brisk_healthcheck(&["/healthprobe", "http://localhost:${PORT}/health"]);
+    let image = sandbox.build("image", &dockerfile(true, false, Some(&healthcheck)));
+    let serve_8081 = ["httpd", "-f", "-p", "8081", "-h", "/www"];
+    let good = sandbox.run(
+        "good",
+        &[&["--env", "PORT=8081", &image.tag][..], &serve_8081].concat(),
+    );
+    // The app's environment has a typo: PROT for PORT.
+    let typo = sandbox.run(
+        "typo",
+        &[&["--env", "PROT=8081", &image.tag][..], &serve_8081].concat(),
+    );
+
+    healthy_with(
+        &good,
+        "healthy: http://localhost:8081/health: 200 OK from 127.0.0.1:8081",
+    );
+    let health = wait_for(&typo, "unhealthy");
+    let (code, output) = last_check(&health);
+    assert_eq!(code, 64, "a usage error, not a verdict: {health}");
+    assert_eq!(
+        output,
+        "healthprobe: http://localhost:${PORT}/health: variable 'PORT' is not set \
+         (write ${PORT:-default} to give a default) (see healthprobe --help)\n",
+        "{health}"
+    );
+}
+
+#[test]
+fn health_cmd_probes_tcp() {
+    let Some(mut sandbox) = Sandbox::new("tcp") else {
+        return;
+    };
+    // `docker run --health-cmd` is always `/bin/sh -c CMD`, so this image has a shell.
+    let image = sandbox.build("image", &dockerfile(true, true, None));
+    let container = sandbox.run(
+        "db",
+        &[
+            "--health-cmd=/healthprobe tcp://localhost:5432",
+            "--health-interval=1s",
+            "--health-retries=2",
+            "--health-timeout=5s",
+            &image.tag,
+            // A stand-in database: accepts every connection on 5432.
+            "nc",
+            "-ll",
+            "-p",
+            "5432",
+            "-e",
+            "/bin/busybox",
+            "true",
+        ],
+    );
+    healthy_with(&container, "healthy: tcp://localhost:5432: connected from ");
+}
+
+#[test]
+fn localhost_reaches_ipv4_only_and_ipv6_only_services() {
+    let Some(mut sandbox) = Sandbox::new("families") else {
+        return;
+    };
+    let healthcheck = brisk_healthcheck(&["/healthprobe", "http://localhost:8080/health"]);
+    let image = sandbox.build("image", &dockerfile(true, false, Some(&healthcheck)));
+    // Docker 20.10 turns IPv6 off inside a container on a network without IPv6, even on
+    // lo (net.ipv6.conf.all.disable_ipv6=1); the sysctl gives lo its ::1 back.
+    let ipv6 = sandbox.run(
+        "ipv6",
+        &[
+            "--sysctl",
+            "net.ipv6.conf.lo.disable_ipv6=0",
+            &image.tag,
+            "httpd",
+            "-f",
+            "-p",
+            "[::1]:8080",
+            "-h",
+            "/www",
+        ],
+    );
+    let ipv4 = sandbox.run(
+        "ipv4",
+        &[
+            &image.tag,
+            "httpd",
+            "-f",
+            "-p",
+            "127.0.0.1:8080",
+            "-h",
+            "/www",
+        ],
+    );
+
+    // lo's ::1 is 00000000000000000000000000000001 in /proc/net/if_inet6.
+    let addresses = exec(&ipv6, &["/bin/busybox", "cat", "/proc/net/if_inet6"]);
+    assert!(
+        addresses.lines().any(|line| {
+            line.starts_with("00000000000000000000000000000001 ") && line.ends_with(" lo")
+        }),
+        "no ::1 on lo: {addresses}"
+    );
+
+    for (container, peer) in [(&ipv6, "[::1]:8080"), (&ipv4, "127.0.0.1:8080")] {
+        healthy_with(
+            container,
+            &format!("healthy: http://localhost:8080/health: 200 OK from {peer} in "),
+        );
+    }
+}
+
+#[test]
+fn a_dead_proxy_in_the_app_environment_is_ignored() {
+    let Some(mut sandbox) = Sandbox::new("proxy") else {
+        return;
+    };
+    let healthcheck = brisk_healthcheck(&["/healthprobe", "http://localhost:8080/health"]);
+    let image = sandbox.build("image", &dockerfile(true, false, Some(&healthcheck)));
+    // Port 9 in the container: nothing listens, so a probe that asked it would fail.
+    let mut args = Vec::new();
+    for name in [
+        "HTTP_PROXY",
+        "http_proxy",
+        "HTTPS_PROXY",
+        "https_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+    ] {
+        args.push("--env".to_string());
+        args.push(format!("{name}=http://127.0.0.1:9"));
+    }
+    args.push(image.tag.clone());
+    let container = sandbox.run("app", &args);
+    healthy_with(
+        &container,
+        "healthy: http://localhost:8080/health: 200 OK from 127.0.0.1:8080 in ",
+    );
+}
+
+#[test]
+fn runs_as_any_uid_on_a_read_only_root_and_writes_nothing() {
+    let Some(mut sandbox) = Sandbox::new("readonly") else {
+        return;
+    };
+    let healthcheck = brisk_healthcheck(&["/healthprobe", "http://localhost:8080/health"]);
+    let image = sandbox.build("image", &dockerfile(true, false, Some(&healthcheck)));
+    let read_only = sandbox.run("ro", &["--read-only", "--user", "65534:65534", &image.tag]);
+    // A uid that exists nowhere, on a root it could not write anyway.
+    let stranger = sandbox.run("uid", &["--user", "4242:4242", &image.tag]);
+    for container in [&read_only, &stranger] {
+        healthy_with(container, "healthy: http://localhost:8080/health: 200 OK");
+        // Every change to the container's filesystem since it started: none.
+        assert_eq!(
+            docker_ok(&["diff", container]),
+            "",
+            "{container} wrote files"
+        );
+    }
+}
+
+#[test]
+fn installs_into_a_volume_that_a_scratch_service_runs_it_from() {
+    let Some(mut sandbox) = Sandbox::new("install") else {
+        return;
+    };
+    let with_probe = sandbox.build("init", &dockerfile(true, false, None));
+    let service = sandbox.build("service", &dockerfile(false, false, None));
+    let volume = sandbox.volume("probe");
+    let install = |mount: &str| {
+        docker(&[
+            "run",
+            "--rm",
+            "--volume",
+            mount,
+            "--entrypoint",
+            "/healthprobe",
+            &with_probe.tag,
+            "--install",
+            "/shared",
+        ])
+    };
+
+    // The init container: a scratch image whose only tool is healthprobe itself.
+    let init = install(&format!("{volume}:/shared"));
+    let stdout = String::from_utf8_lossy(&init.stdout);
+    assert!(init.status.success(), "{init:?}");
+    assert!(
+        stdout.starts_with("installed /shared/healthprobe (") && stdout.ends_with(" bytes)\n"),
+        "{stdout}"
+    );
+
+    // The service image has no probe of its own; it runs the one in the volume, read-only,
+    // as the kubelet runs an exec probe: inside the service's container.
+    let app = sandbox.run(
+        "app",
+        &["--volume", &format!("{volume}:/probe:ro"), &service.tag],
+    );
+    let mode = exec(
+        &app,
+        &["/bin/busybox", "stat", "-c", "%a", "/probe/healthprobe"],
+    );
+    assert_eq!(mode, "755");
+    let probe = exec(
+        &app,
+        &["/probe/healthprobe", "http://localhost:8080/health"],
+    );
+    assert!(
+        probe.starts_with("healthy: http://localhost:8080/health: 200 OK"),
+        "{probe}"
+    );
+
+    // A read-only volume is a configuration error that names the directory.
+    let read_only = install(&format!("{volume}:/shared:ro"));
+    assert_eq!(read_only.status.code(), Some(64), "{read_only:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&read_only.stderr),
+        "healthprobe: cannot install into '/shared': read-only file system\n"
+    );
+}
+
+#[test]
+fn compose_stack_starts_in_dependency_order() {
+    let Some(mut sandbox) = Sandbox::new("compose") else {
+        return;
+    };
+    let compose = Command::new("docker-compose")
+        .arg("version")
+        .output()
+        .is_ok_and(|output| output.status.success());
+    if !require(compose, "compose", "docker-compose") {
+        return;
+    }
+    let image = sandbox.build("image", &dockerfile(true, false, None));
+    let file = root().join("examples/compose.yaml");
+    let index = sandbox.stack(file, &[("HEALTHPROBE_STACK_IMAGE", &image.tag)]);
+    let stack = &sandbox.stacks[index];
+    let since = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        - 1;
+
+    // `up` itself waits for each service_healthy condition before starting the dependant.
+    let up = stack.compose(&["up", "--detach"]);
+    assert!(
+        up.status.success(),
+        "compose up: {}",
+        String::from_utf8_lossy(&up.stderr)
+    );
+    let services = ["db", "cache", "api", "web"];
+    for service in services {
+        let id = stack.compose(&["ps", "--quiet", service]);
+        let id = String::from_utf8_lossy(&id.stdout).trim().to_string();
+        assert!(!id.is_empty(), "no container for {service}");
+        // web's check also reaches the api by name, through Docker's DNS, from scratch.
+        let line = match service {
+            "web" => "healthy: http://localhost:8081/health: 200 OK",
+            _ => "healthy: ",
+        };
+        let output = healthy_with(&id, line);
+        if service == "web" {
+            assert!(
+                output.contains("\nhealthy: http://api:8080/health: 200 OK from "),
+                "{output}"
+            );
+        }
+    }
+
+    // The engine's own record of the order: each dependency healthy before its
+    // dependant started.
+    let until = format!(
+        "{}",
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+            + 1
+    );
+    let events = docker_ok(&[
+        "events",
+        "--since",
+        &since.to_string(),
+        "--until",
+        &until,
+        "--filter",
+        &format!("label=com.docker.compose.project={}", stack.project),
+        "--filter",
+        "type=container",
+        "--format",
+        "{{index .Actor.Attributes \"com.docker.compose.service\"}} {{.Action}}",
+    ]);
+    let events: Vec<&str> = events.lines().collect();
+    let first = |event: &str| {
+        events
+            .iter()
+            .position(|line| *line == event)
+            .unwrap_or_else(|| panic!("no '{event}' in {events:#?}"))
+    };
+    for (dependency, dependant) in [("db", "api"), ("cache", "api"), ("api", "web")] {
+        assert!(
+            first(&format!("{dependency} health_status: healthy"))
+                < first(&format!("{dependant} start")),
+            "{dependant} started before {dependency} was healthy: {events:#?}"
+        );
+    }
+
+    let down = stack.compose(&["down", "--volumes", "--timeout", "1"]);
+    assert!(
+        down.status.success(),
+        "compose down: {}",
+        String::from_utf8_lossy(&down.stderr)
+    );
+    let left = docker_ok(&[
+        "ps",
+        "--all",
+        "--quiet",
+        "--filter",
+        &format!("label=com.docker.compose.project={}", stack.project),
+    ]);
+    assert_eq!(left, "", "compose down left containers");
+}
