@@ -1,7 +1,8 @@
 //! The command line and its environment fallbacks: arguments + environment -> Config.
 //! This is the only module that sees argv or the environment.
 
-use std::ffi::{OsStr, OsString};
+use std::convert::Infallible;
+use std::ffi::OsString;
 use std::time::Duration;
 
 use pico_args::Arguments;
@@ -188,9 +189,10 @@ struct Options<'a> {
 impl Options<'_> {
     /// The option from the command line, else from the environment, `${VAR}`-expanded.
     fn value(&mut self, long: &'static str, var: &str) -> Result<Option<Setting>, Error> {
+        // The `_fn` forms are the ones that also accept `--timeout=3s`.
         let from_args = self
             .args
-            .opt_value_from_os_str(long, |value| utf8(value).map(str::to_string))
+            .opt_value_from_fn(long, verbatim)
             .map_err(|e| argument_error(e, long))?;
         let setting = match from_args {
             Some(text) => Some(Setting {
@@ -219,7 +221,7 @@ impl Options<'_> {
     ) -> Result<Vec<Setting>, Error> {
         let from_args = self
             .args
-            .values_from_os_str([short, long], |value| utf8(value).map(str::to_string))
+            .values_from_fn([short, long], verbatim)
             .map_err(|e| argument_error(e, long))?;
         let settings: Vec<Setting> = if from_args.is_empty() {
             let text = self.env_var(var)?.unwrap_or_default();
@@ -314,8 +316,8 @@ fn env_var(env: Env, name: &str) -> Result<Option<String>, Error> {
     }
 }
 
-fn utf8(value: &OsStr) -> Result<&str, &'static str> {
-    value.to_str().ok_or("not valid UTF-8")
+fn verbatim(value: &str) -> Result<String, Infallible> {
+    Ok(value.to_string())
 }
 
 fn argument_error(e: pico_args::Error, option: &str) -> Error {

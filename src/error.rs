@@ -3,6 +3,19 @@
 use std::fmt;
 use std::net::SocketAddr;
 
+use crate::outcome::{cap, printable};
+
+/// Text the user or a server wrote, as an error line shows it: control characters
+/// replaced (a value can hold a newline via ${VAR}) and cut short, so that the line
+/// stays one short line.
+struct Quoted<'a>(&'a str);
+
+impl fmt::Display for Quoted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&cap(&printable(self.0), 100))
+    }
+}
+
 /// What the probe was doing when it failed or ran out of time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Phase {
@@ -67,20 +80,28 @@ pub enum Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::UnknownOption(option) => write!(f, "unknown or repeated option '{option}'"),
+            Error::UnknownOption(option) => {
+                write!(f, "unknown or repeated option '{}'", Quoted(option))
+            }
             Error::MissingValue(option) => write!(f, "{option} needs a value"),
             Error::InvalidValue {
                 source,
                 value,
                 expected,
-            } => write!(f, "{source}: invalid value '{value}': expected {expected}"),
-            Error::InvalidTarget { target, reason } => write!(f, "target '{target}': {reason}"),
-            Error::UnsetVariable { name, source } => {
-                write!(
-                    f,
-                    "{source}: variable '{name}' is not set (write ${{{name}:-default}} to give a default)"
-                )
+            } => write!(
+                f,
+                "{}: invalid value '{}': expected {expected}",
+                Quoted(source),
+                Quoted(value)
+            ),
+            Error::InvalidTarget { target, reason } => {
+                write!(f, "target '{}': {}", Quoted(target), Quoted(reason))
             }
+            Error::UnsetVariable { name, source } => write!(
+                f,
+                "{}: variable '{name}' is not set (write ${{{name}:-default}} to give a default)",
+                Quoted(source)
+            ),
             Error::NoTargets => {
                 f.write_str("no target given (name one, or set HEALTHPROBE_TARGETS)")
             }

@@ -140,11 +140,11 @@ fn split_host_port(authority: &str) -> Result<(&str, Option<&str>), &'static str
         Some((host, port)) => (host, Some(port)),
         None => (authority, None),
     };
-    if host.is_empty() {
-        return Err("the host is empty");
-    }
     if port.is_some_and(|port| port.contains(':')) {
         return Err("an IPv6 address must be in brackets, as in http://[::1]:8080/");
+    }
+    if host.is_empty() {
+        return Err("the host is empty");
     }
     let valid = |b: u8| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_';
     if !host.bytes().all(valid) {

@@ -3,13 +3,20 @@
 #![allow(dead_code)]
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_healthprobe");
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+/// A line never exceeds this many bytes (src/outcome.rs).
+pub const MAX_LINE: usize = 300;
+/// How late a run may end past its deadline in these tests. The promise is "well under
+/// 100 ms"; the margin is for process start-up on a CPU shared with other builds.
+pub const LATE: Duration = Duration::from_millis(900);
 
 /// One run of the real binary.
 #[derive(Debug)]
@@ -24,6 +31,17 @@ impl Run {
     /// stdout and stderr together, for assertions that do not care which.
     pub fn output(&self) -> String {
         format!("{}{}", self.stdout, self.stderr)
+    }
+
+    /// The milliseconds the run reported for itself at the end of its (only) line.
+    pub fn reported_ms(&self) -> u64 {
+        let line = self.output();
+        let ms = line
+            .trim_end()
+            .strip_suffix(" ms")
+            .and_then(|rest| rest.rsplit(' ').next())
+            .and_then(|ms| ms.parse().ok());
+        ms.unwrap_or_else(|| panic!("no 'in N ms' at the end of {line:?}"))
     }
 }
 
@@ -52,6 +70,41 @@ pub fn run(mut command: Command) -> Run {
     }
 }
 
+/// GNU time, which reports a child's peak resident memory; the CI installs it.
+pub const GNU_TIME: &str = "/usr/bin/time";
+
+/// Runs healthprobe under GNU time: the run, and the child's peak RSS in KiB.
+pub fn probe_measured(args: &[&str]) -> (Run, u64) {
+    assert!(
+        Path::new(GNU_TIME).exists(),
+        "{GNU_TIME} is needed to measure memory: apt-get install time"
+    );
+    let report = std::env::temp_dir().join(format!(
+        "healthprobe-rss-{}-{:?}",
+        std::process::id(),
+        thread::current().id()
+    ));
+    let mut command = Command::new(GNU_TIME);
+    command
+        .arg("-f")
+        .arg("%M")
+        .arg("-o")
+        .arg(&report)
+        .arg(BIN)
+        .args(args)
+        .env_clear();
+    let run = run(command);
+    let text = std::fs::read_to_string(&report).expect("GNU time wrote its report");
+    std::fs::remove_file(&report).ok();
+    // A non-zero exit adds a "Command exited with non-zero status" line before it.
+    let kib = text
+        .lines()
+        .last()
+        .and_then(|line| line.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no peak RSS in {text:?}"));
+    (run, kib)
+}
+
 /// What a scripted server does with one connection.
 #[derive(Clone)]
 pub enum Reply {
@@ -66,16 +119,35 @@ pub enum Reply {
     Reset(Vec<u8>),
     /// Accepts and closes at once.
     Close,
+    /// Reads the request head, writes these bytes, then holds the connection open.
+    Stall(Vec<u8>),
+    /// Reads the request head, waits, then writes these bytes and closes.
+    Delayed(Duration, Vec<u8>),
+    /// Reads the request head, writes `head`, then `repeat` over and over until the
+    /// client goes away (or 256 MiB, or 20 s): an endless body or header section.
+    Endless { head: Vec<u8>, repeat: Vec<u8> },
 }
 
 /// An HTTP response with Content-Length and Connection: close.
 pub fn http(status: &str, headers: &[(&str, &str)], body: &str) -> Reply {
+    Reply::Bytes(http_bytes(status, headers, body))
+}
+
+pub fn http_bytes(status: &str, headers: &[(&str, &str)], body: &str) -> Vec<u8> {
     let mut text = format!("HTTP/1.1 {status}\r\n");
     for (name, value) in headers {
         text += &format!("{name}: {value}\r\n");
     }
-    text += &format!("Content-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
-    Reply::Bytes(text.into_bytes())
+    text += &format!(
+        "Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    text.into_bytes()
+}
+
+/// A redirect to `location`.
+pub fn redirect(status: &str, location: &str) -> Reply {
+    http(status, &[("Location", location)], "")
 }
 
 pub type Handler = dyn Fn(&str) -> Reply + Send + Sync;
@@ -96,6 +168,17 @@ impl Server {
     pub fn start_on(bind: &str, handler: impl Fn(&str) -> Reply + Send + Sync + 'static) -> Server {
         let listener = TcpListener::bind(bind).expect("bind a loopback port");
         Server::serve(listener, Arc::new(handler))
+    }
+
+    /// 127.0.0.1; `handler` gets the server's own port (for absolute redirects) and the
+    /// request's path.
+    pub fn routes(handler: impl Fn(u16, &str) -> Reply + Send + Sync + 'static) -> Server {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
+        let port = listener.local_addr().expect("local address").port();
+        Server::serve(
+            listener,
+            Arc::new(move |head: &str| handler(port, path(head))),
+        )
     }
 
     pub fn serve(listener: TcpListener, handler: Arc<Handler>) -> Server {
@@ -124,6 +207,13 @@ impl Server {
     pub fn requests(&self) -> Vec<String> {
         self.requests.lock().expect("requests lock").clone()
     }
+
+    /// The only request received, asserting there was exactly one.
+    pub fn request(&self) -> String {
+        let requests = self.requests();
+        assert_eq!(requests.len(), 1, "expected one request: {requests:?}");
+        requests[0].clone()
+    }
 }
 
 fn serve_one(mut stream: TcpStream, handler: &Handler, seen: &Mutex<Vec<String>>) {
@@ -144,13 +234,7 @@ fn serve_one(mut stream: TcpStream, handler: &Handler, seen: &Mutex<Vec<String>>
     let head = read_head(&mut stream);
     seen.lock().expect("requests lock").push(head);
     match reply {
-        Reply::Bytes(bytes) => {
-            stream.write_all(&bytes).ok();
-            stream.shutdown(std::net::Shutdown::Write).ok();
-            // Let the client read everything before the socket goes away.
-            let mut sink = [0u8; 1024];
-            while matches!(stream.read(&mut sink), Ok(n) if n > 0) {}
-        }
+        Reply::Bytes(bytes) => finish(stream, &bytes),
         Reply::Silent => thread::sleep(Duration::from_secs(30)),
         Reply::Trickle(bytes) => {
             for byte in bytes {
@@ -160,8 +244,37 @@ fn serve_one(mut stream: TcpStream, handler: &Handler, seen: &Mutex<Vec<String>>
                 thread::sleep(Duration::from_secs(1));
             }
         }
+        Reply::Stall(bytes) => {
+            stream.write_all(&bytes).ok();
+            thread::sleep(Duration::from_secs(30));
+        }
+        Reply::Delayed(pause, bytes) => {
+            thread::sleep(pause);
+            finish(stream, &bytes);
+        }
+        Reply::Endless { head, repeat } => {
+            let start = Instant::now();
+            let mut sent = 0;
+            if stream.write_all(&head).is_err() {
+                return;
+            }
+            while sent < 256 << 20 && start.elapsed() < Duration::from_secs(20) {
+                if stream.write_all(&repeat).is_err() {
+                    return;
+                }
+                sent += repeat.len();
+            }
+        }
         Reply::Reset(_) | Reply::Close => {}
     }
+}
+
+/// Writes the reply and closes, letting the client read everything first.
+fn finish(mut stream: TcpStream, bytes: &[u8]) {
+    stream.write_all(bytes).ok();
+    stream.shutdown(Shutdown::Write).ok();
+    let mut sink = [0u8; 1024];
+    while matches!(stream.read(&mut sink), Ok(n) if n > 0) {}
 }
 
 /// Reads up to the blank line that ends a request head (bounded).
@@ -177,17 +290,311 @@ fn read_head(stream: &mut TcpStream) -> String {
     String::from_utf8_lossy(&head).into_owned()
 }
 
+/// The request target of a request head: `/path?query` from `GET /path?query HTTP/1.1`.
+pub fn path(head: &str) -> &str {
+    head.split(' ').nth(1).unwrap_or_default()
+}
+
+/// The method of a request head.
+pub fn method(head: &str) -> &str {
+    head.split(' ').next().unwrap_or_default()
+}
+
 /// A loopback port with nothing listening on it.
 pub fn closed_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
     listener.local_addr().expect("local address").port()
 }
 
-/// The value of a request header in a recorded request head (case-insensitive name).
+/// The values of a request header in a recorded request head (case-insensitive name).
 pub fn header<'a>(head: &'a str, name: &str) -> Vec<&'a str> {
     head.lines()
+        .skip(1)
         .filter_map(|line| line.split_once(':'))
         .filter(|(n, _)| n.eq_ignore_ascii_case(name))
         .map(|(_, v)| v.trim())
         .collect()
+}
+
+/// A listener on 127.0.0.1 whose accept queue is full, so a new connection attempt
+/// hangs (its SYN is dropped) until the client gives up: a connect that times out,
+/// on loopback. Keep it alive for as long as the test needs the hang.
+pub struct Blackhole {
+    pub addr: SocketAddr,
+    _listener: socket2::Socket,
+    _queued: Vec<TcpStream>,
+}
+
+impl Blackhole {
+    pub fn start() -> Blackhole {
+        use socket2::{Domain, Socket, Type};
+        let listener = Socket::new(Domain::IPV4, Type::STREAM, None).expect("socket");
+        let any: SocketAddr = "127.0.0.1:0".parse().expect("address");
+        listener.bind(&any.into()).expect("bind a loopback port");
+        listener.listen(0).expect("listen");
+        let addr = listener
+            .local_addr()
+            .expect("local address")
+            .as_socket()
+            .expect("an IP address");
+        // Fill the accept queue (never accepted) until a connection attempt hangs.
+        let mut queued = Vec::new();
+        loop {
+            match TcpStream::connect_timeout(&addr, Duration::from_millis(200)) {
+                Ok(stream) => queued.push(stream),
+                Err(_) => break,
+            }
+            assert!(queued.len() < 64, "the accept queue never filled");
+        }
+        Blackhole {
+            addr,
+            _listener: listener,
+            _queued: queued,
+        }
+    }
+}
+
+/// A CONNECT proxy on 127.0.0.1: records each request head it gets, answers CONNECT
+/// with 200 and tunnels bytes both ways.
+pub struct ConnectProxy {
+    pub addr: SocketAddr,
+    pub heads: Arc<Mutex<Vec<String>>>,
+}
+
+impl ConnectProxy {
+    pub fn start() -> ConnectProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
+        let addr = listener.local_addr().expect("local address");
+        let heads = Arc::new(Mutex::new(Vec::new()));
+        let seen = heads.clone();
+        thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let seen = seen.clone();
+                thread::spawn(move || tunnel(stream, &seen));
+            }
+        });
+        ConnectProxy { addr, heads }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn heads(&self) -> Vec<String> {
+        self.heads.lock().expect("heads lock").clone()
+    }
+}
+
+fn tunnel(mut client: TcpStream, seen: &Mutex<Vec<String>>) {
+    client.set_read_timeout(Some(Duration::from_secs(10))).ok();
+    let head = read_head(&mut client);
+    seen.lock().expect("heads lock").push(head.clone());
+    let upstream = match head.strip_prefix("CONNECT ") {
+        // Only loopback: this proxy must never reach anything else.
+        Some(rest) => rest
+            .split(' ')
+            .next()
+            .filter(|to| to.starts_with("127.0.0.1:") || to.starts_with("localhost:"))
+            .and_then(|to| TcpStream::connect(to).ok()),
+        None => None,
+    };
+    let Some(upstream) = upstream else {
+        finish(
+            client,
+            b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n",
+        );
+        return;
+    };
+    if client
+        .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
+        .is_err()
+    {
+        return;
+    }
+    let (mut client_in, mut upstream_out) = match (client.try_clone(), upstream.try_clone()) {
+        (Ok(a), Ok(b)) => (a, b),
+        _ => return,
+    };
+    let forward = thread::spawn(move || {
+        std::io::copy(&mut client_in, &mut upstream_out).ok();
+        upstream_out.shutdown(Shutdown::Write).ok();
+    });
+    let (mut upstream_in, mut client_out) = (upstream, client);
+    std::io::copy(&mut upstream_in, &mut client_out).ok();
+    client_out.shutdown(Shutdown::Write).ok();
+    forward.join().ok();
+}
+
+/// One row of a table of runs: arguments and environment, the server behind `{url}`,
+/// and what the run must do. In args, env values and expected texts, `{url}` is
+/// `http://127.0.0.1:PORT`, `{addr}` is `127.0.0.1:PORT` and `{port}` is PORT of the
+/// case's server (or of a closed port when the case has no server).
+#[derive(Clone)]
+pub struct Case {
+    pub name: String,
+    pub server: Option<Reply>,
+    pub args: Vec<String>,
+    pub env: Vec<(String, String)>,
+    pub code: i32,
+    pub stdout: Vec<String>,
+    pub stderr: Vec<String>,
+}
+
+impl Case {
+    pub fn new(name: &str, args: &[&str]) -> Case {
+        Case {
+            name: name.to_string(),
+            server: None,
+            args: args.iter().map(|arg| arg.to_string()).collect(),
+            env: Vec::new(),
+            code: -1,
+            stdout: Vec::new(),
+            stderr: Vec::new(),
+        }
+    }
+
+    pub fn server(mut self, reply: Reply) -> Case {
+        self.server = Some(reply);
+        self
+    }
+
+    pub fn env(mut self, name: &str, value: &str) -> Case {
+        self.env.push((name.to_string(), value.to_string()));
+        self
+    }
+
+    /// Exit 0 with `text` on stdout.
+    pub fn healthy(mut self, text: &str) -> Case {
+        self.code = 0;
+        self.stdout.push(text.to_string());
+        self
+    }
+
+    /// Exit 1 with `text` on stderr.
+    pub fn unhealthy(mut self, text: &str) -> Case {
+        self.code = 1;
+        self.stderr.push(text.to_string());
+        self
+    }
+
+    /// Exit 64 with `text` in the one error line on stderr.
+    pub fn usage(mut self, text: &str) -> Case {
+        self.code = 64;
+        self.stderr.push(text.to_string());
+        self
+    }
+
+    /// Also expect `text` on stderr.
+    pub fn stderr(mut self, text: &str) -> Case {
+        self.stderr.push(text.to_string());
+        self
+    }
+
+    /// Also expect `text` on stdout.
+    pub fn stdout(mut self, text: &str) -> Case {
+        self.stdout.push(text.to_string());
+        self
+    }
+
+    /// Runs the case (starting its server) and returns what went wrong, if anything.
+    fn check(&self) -> Result<(), String> {
+        let server = self.server.clone().map(Server::start);
+        let port = server.as_ref().map_or_else(closed_port, Server::port);
+        let fill = |text: &str| {
+            text.replace("{url}", &format!("http://127.0.0.1:{port}"))
+                .replace("{addr}", &format!("127.0.0.1:{port}"))
+                .replace("{port}", &port.to_string())
+        };
+        let args: Vec<String> = self.args.iter().map(|arg| fill(arg)).collect();
+        let env: Vec<(String, String)> = self
+            .env
+            .iter()
+            .map(|(name, value)| (name.clone(), fill(value)))
+            .collect();
+        let mut command = Command::new(BIN);
+        command.args(&args).env_clear().envs(env.iter().cloned());
+        let run = run(command);
+        let mut problems = sane(&run);
+        if run.code != self.code {
+            problems.push(format!("exit code {} instead of {}", run.code, self.code));
+        }
+        for (stream, text, wanted) in [
+            ("stdout", &run.stdout, &self.stdout),
+            ("stderr", &run.stderr, &self.stderr),
+        ] {
+            for want in wanted {
+                if !text.contains(&fill(want)) {
+                    problems.push(format!("{stream} lacks {:?}", fill(want)));
+                }
+            }
+        }
+        let verbose = args.iter().any(|arg| arg == "-v" || arg == "--verbose");
+        match self.code {
+            0 if !verbose && !run.stderr.is_empty() => {
+                problems.push("a healthy run wrote to stderr".to_string())
+            }
+            64 if !run.stdout.is_empty() || run.stderr.lines().count() != 1 => {
+                problems.push("a usage error is one line on stderr and nothing else".to_string())
+            }
+            _ => {}
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(format!(
+                "{}: {}\n    args {args:?} env {env:?}\n    exit {} in {:?}\n    stdout {:?}\n    stderr {:?}",
+                self.name,
+                problems.join("; "),
+                run.code,
+                run.elapsed,
+                run.stdout,
+                run.stderr
+            ))
+        }
+    }
+}
+
+/// What every run must do, whatever it was asked: exit 0, 1 or 64 (never Docker's 2,
+/// never a panic) and print only short, printable lines.
+pub fn sane(run: &Run) -> Vec<String> {
+    let mut problems = Vec::new();
+    if ![0, 1, 64].contains(&run.code) {
+        problems.push(format!("exit code {} is not 0, 1 or 64", run.code));
+    }
+    for line in run.stdout.lines().chain(run.stderr.lines()) {
+        if line.len() > MAX_LINE {
+            problems.push(format!("a line of {} bytes: {line:?}", line.len()));
+        }
+        if line.chars().any(|c| c.is_control() && c != '\t') {
+            problems.push(format!("a control character in {line:?}"));
+        }
+    }
+    problems
+}
+
+/// Asserts what every run must do (see `sane`).
+pub fn assert_sane(run: &Run) {
+    let problems = sane(run);
+    assert!(problems.is_empty(), "{problems:?} in {run:?}");
+}
+
+/// Runs every case at once and fails with the list of all that went wrong.
+pub fn check(cases: Vec<Case>) {
+    let failures: Vec<String> = thread::scope(|scope| {
+        let handles: Vec<_> = cases
+            .iter()
+            .map(|case| scope.spawn(move || case.check()))
+            .collect();
+        handles
+            .into_iter()
+            .filter_map(|handle| handle.join().expect("a case ran").err())
+            .collect()
+    });
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
 }
