@@ -99,11 +99,6 @@ impl Target {
     pub fn url(&self) -> String {
         format!("http://{}{}", self.authority(), self.path)
     }
-
-    /// Whether a redirect to `other` stays on the same scheme, host and port.
-    pub fn same_origin(&self, other: &Target) -> bool {
-        self.scheme == other.scheme && self.host == other.host && self.port == other.port
-    }
 }
 
 impl fmt::Display for Target {

@@ -147,30 +147,29 @@ fn follow(
             .headers()
             .get(http::header::LOCATION)
             .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned());
+        // A redirect that is not followed is the answer, judged like any other; the
+        // default range holds every 3xx, so it is healthy, as under the kubelet.
+        let mut left = None;
         if let (true, Some(location)) = (options.follows(status), location) {
-            let Some(next) = redirect_target(&current, &location)? else {
-                return Ok(Verdict {
-                    healthy: true,
-                    summary: format!(
-                        "{}, redirect to {location} not followed (another host)",
-                        status_text(status)
-                    ),
-                });
-            };
-            let url = next.url();
-            if visited.contains(&url) {
-                return Err(Error::RedirectLoop(url));
+            match redirect_target(&current, &location)? {
+                Redirect::Leave(elsewhere) => left = Some((location, elsewhere)),
+                Redirect::Follow(next) => {
+                    let url = next.url();
+                    if visited.contains(&url) {
+                        return Err(Error::RedirectLoop(url));
+                    }
+                    if redirects == MAX_REDIRECTS {
+                        return Err(Error::TooManyRedirects(MAX_REDIRECTS));
+                    }
+                    redirects += 1;
+                    visited.push(url);
+                    if status == StatusCode::SEE_OTHER && method != "HEAD" {
+                        method = "GET".to_string();
+                    }
+                    current = next;
+                    continue;
+                }
             }
-            if redirects == MAX_REDIRECTS {
-                return Err(Error::TooManyRedirects(MAX_REDIRECTS));
-            }
-            redirects += 1;
-            visited.push(url);
-            if status == StatusCode::SEE_OTHER && method != "HEAD" {
-                method = "GET".to_string();
-            }
-            current = next;
-            continue;
         }
 
         let mut summary = status_text(status);
@@ -179,6 +178,9 @@ fn follow(
                 " after {redirects} redirect{}",
                 if redirects == 1 { "" } else { "s" }
             );
+        }
+        if let Some((location, elsewhere)) = left {
+            summary += &format!(", redirect to {location} not followed ({elsewhere})");
         }
         if !options.accepts(status) {
             summary += &format!(" (expected {})", options.expected());
@@ -299,12 +301,32 @@ fn status_text(status: StatusCode) -> String {
     }
 }
 
-/// Where a Location header points, relative to `current`: None when it leaves the
-/// origin (scheme, host and port), which the kubelet does not follow either.
-fn redirect_target(current: &Target, location: &str) -> Result<Option<Target>, Error> {
-    let absolute = if let Some((scheme, _)) = location.split_once("://") {
+/// Where a redirect leads: followed only within the origin (scheme, host and port),
+/// like the kubelet, which does not follow a redirect to another host either.
+enum Redirect {
+    Follow(Target),
+    /// Not followed: "another host", "another port" or "another scheme".
+    Leave(&'static str),
+}
+
+/// Resolves a Location header against `current`.
+fn redirect_target(current: &Target, location: &str) -> Result<Redirect, Error> {
+    // A scheme is a letter, then letters, digits, '+', '-' or '.' (RFC 3986); a "://"
+    // after anything else is part of a path or query.
+    let scheme = location
+        .split_once("://")
+        .map(|(scheme, _)| scheme)
+        .filter(|scheme| {
+            scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+                && scheme
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
+        });
+    let absolute = if let Some(scheme) = scheme {
+        // Without TLS an https:// redirect cannot be followed; even with it, the
+        // connection would not be the one the probe was asked about.
         if !scheme.eq_ignore_ascii_case("http") {
-            return Ok(None);
+            return Ok(Redirect::Leave("another scheme"));
         }
         location.to_string()
     } else if let Some(rest) = location.strip_prefix("//") {
@@ -322,10 +344,16 @@ fn redirect_target(current: &Target, location: &str) -> Result<Option<Target>, E
     };
     let next = Target::parse(&absolute)
         .map_err(|_| Error::Http(format!("invalid redirect to '{location}'")))?;
-    Ok(current.same_origin(&next).then(|| Target {
-        text: current.text.clone(),
-        ..next
-    }))
+    Ok(if next.host != current.host {
+        Redirect::Leave("another host")
+    } else if next.port != current.port {
+        Redirect::Leave("another port")
+    } else {
+        Redirect::Follow(Target {
+            text: current.text.clone(),
+            ..next
+        })
+    })
 }
 
 /// What the resolver and connector, called inside ureq, tell the probe.

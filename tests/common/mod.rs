@@ -429,10 +429,15 @@ fn tunnel(mut client: TcpStream, seen: &Mutex<Vec<String>>) {
 /// and what the run must do. In args, env values and expected texts, `{url}` is
 /// `http://127.0.0.1:PORT`, `{addr}` is `127.0.0.1:PORT` and `{port}` is PORT of the
 /// case's server (or of a closed port when the case has no server).
+pub type Routes = Arc<dyn Fn(u16, &str) -> Reply + Send + Sync>;
+
 #[derive(Clone)]
 pub struct Case {
     pub name: String,
-    pub server: Option<Reply>,
+    /// The server's answer to each request path, given the server's port.
+    pub server: Option<Routes>,
+    /// The requests the server must have seen, as "METHOD /path".
+    pub seen: Option<Vec<String>>,
     pub args: Vec<String>,
     pub env: Vec<(String, String)>,
     pub code: i32,
@@ -445,6 +450,7 @@ impl Case {
         Case {
             name: name.to_string(),
             server: None,
+            seen: None,
             args: args.iter().map(|arg| arg.to_string()).collect(),
             env: Vec::new(),
             code: -1,
@@ -453,8 +459,21 @@ impl Case {
         }
     }
 
-    pub fn server(mut self, reply: Reply) -> Case {
-        self.server = Some(reply);
+    /// Every request gets this reply.
+    pub fn server(self, reply: Reply) -> Case {
+        self.routes(move |_, _| reply.clone())
+    }
+
+    /// Each request gets the reply for its path; `port` is the server's, for
+    /// absolute redirects.
+    pub fn routes(mut self, routes: impl Fn(u16, &str) -> Reply + Send + Sync + 'static) -> Case {
+        self.server = Some(Arc::new(routes));
+        self
+    }
+
+    /// The server must have seen exactly these requests ("METHOD /path"), in order.
+    pub fn seen(mut self, requests: &[&str]) -> Case {
+        self.seen = Some(requests.iter().map(|r| r.to_string()).collect());
         self
     }
 
@@ -498,7 +517,10 @@ impl Case {
 
     /// Runs the case (starting its server) and returns what went wrong, if anything.
     fn check(&self) -> Result<(), String> {
-        let server = self.server.clone().map(Server::start);
+        let server = self
+            .server
+            .clone()
+            .map(|routes| Server::routes(move |port, path| routes(port, path)));
         let port = server.as_ref().map_or_else(closed_port, Server::port);
         let fill = |text: &str| {
             text.replace("{url}", &format!("http://127.0.0.1:{port}"))
@@ -526,6 +548,17 @@ impl Case {
                 if !text.contains(&fill(want)) {
                     problems.push(format!("{stream} lacks {:?}", fill(want)));
                 }
+            }
+        }
+        if let (Some(seen), Some(server)) = (&self.seen, &server) {
+            let requests: Vec<String> = server
+                .requests()
+                .iter()
+                .map(|head| format!("{} {}", method(head), path(head)))
+                .collect();
+            let seen: Vec<String> = seen.iter().map(|request| fill(request)).collect();
+            if requests != seen {
+                problems.push(format!("the server saw {requests:?}, not {seen:?}"));
             }
         }
         let verbose = args.iter().any(|arg| arg == "-v" || arg == "--verbose");
