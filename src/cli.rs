@@ -139,6 +139,14 @@ pub fn parse(args: Vec<OsString>, env: Env) -> Result<Command, Error> {
     let verbose = options.flag(["-v", "--verbose"], "HEALTHPROBE_VERBOSE")?;
     let targets = options.targets()?;
 
+    let hosts = headers
+        .iter()
+        .filter(|(name, _)| name.eq_ignore_ascii_case("host"));
+    if hosts.count() > 1 {
+        return Err(Error::Conflict(
+            "--header gives Host more than once; a request has one Host",
+        ));
+    }
     if body_contains.is_some() && method == "HEAD" {
         return Err(Error::Conflict(
             "--body-contains needs a body, and a HEAD response has none",

@@ -250,10 +250,25 @@ fn send(
 
     let method = Method::from_bytes(method.as_bytes())
         .map_err(|_| Error::Http(format!("invalid method '{method}'")))?;
-    let mut request = Request::builder()
-        .method(method)
-        .uri(target.url())
-        .header(http::header::CONNECTION, "close");
+    let given = |name: &http::HeaderName| {
+        options
+            .headers
+            .iter()
+            .any(|(given, _)| given.eq_ignore_ascii_case(name.as_str()))
+    };
+    // ureq sends a POST, PUT or PATCH without a body as an empty chunked body;
+    // Content-Length: 0 says "no body" plainly.
+    let needs_length = [Method::POST, Method::PUT, Method::PATCH].contains(&method)
+        && !given(&http::header::CONTENT_LENGTH)
+        && !given(&http::header::TRANSFER_ENCODING);
+    let mut request = Request::builder().method(method).uri(target.url());
+    // Our defaults give way to the user's -H (Host and User-Agent do in ureq).
+    if !given(&http::header::CONNECTION) {
+        request = request.header(http::header::CONNECTION, "close");
+    }
+    if needs_length {
+        request = request.header(http::header::CONTENT_LENGTH, "0");
+    }
     for (name, value) in &options.headers {
         request = request.header(name.as_str(), value.as_str());
     }
