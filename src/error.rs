@@ -16,11 +16,13 @@ impl fmt::Display for Quoted<'_> {
     }
 }
 
-/// What the probe was doing when it failed or ran out of time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What the probe was doing when it failed or ran out of time, in the order it happens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Phase {
     Resolve,
     Connect,
+    /// Waiting for a proxy's answer to CONNECT.
+    Proxy,
     Response,
     Body,
 }
@@ -30,6 +32,7 @@ impl fmt::Display for Phase {
         f.write_str(match self {
             Phase::Resolve => "resolving the host",
             Phase::Connect => "connecting",
+            Phase::Proxy => "awaiting its answer to CONNECT",
             Phase::Response => "awaiting the response",
             Phase::Body => "reading the body",
         })
@@ -74,6 +77,11 @@ pub enum Error {
     /// The server answered, but not with HTTP we can accept.
     Http(String),
     TooManyRedirects(u32),
+    /// What went wrong on the way to the target was the --proxy's doing.
+    Proxy {
+        proxy: String,
+        error: Box<Error>,
+    },
     RedirectLoop(String),
 }
 
@@ -119,6 +127,7 @@ impl fmt::Display for Error {
             Error::Http(why) => f.write_str(why),
             Error::TooManyRedirects(limit) => write!(f, "stopped after {limit} redirects"),
             Error::RedirectLoop(url) => write!(f, "redirect loop back to {url}"),
+            Error::Proxy { proxy, error } => write!(f, "proxy {proxy}: {error}"),
         }
     }
 }

@@ -16,13 +16,15 @@ pub struct Outcome {
     pub summary: String,
     /// The address actually connected to, when a connection was made.
     pub peer: Option<SocketAddr>,
+    /// The peer is the --proxy the request went through.
+    pub via_proxy: bool,
     pub elapsed: Duration,
     /// For --verbose: resolved addresses and per-phase timings, one entry a line.
     pub trace: Vec<String>,
 }
 
 impl Outcome {
-    /// `healthy: TARGET: SUMMARY from PEER in N ms`, cleaned of control characters and
+    /// `healthy: TARGET: SUMMARY from PEER in N ms` (`via proxy PEER` through a proxy), cleaned of control characters and
     /// capped at MAX_LINE bytes.
     pub fn line(&self) -> String {
         let verdict = if self.healthy { "healthy" } else { "unhealthy" };
@@ -31,7 +33,8 @@ impl Outcome {
         // so that is what gets cut when the line is too long.
         let mut tail = String::new();
         if let Some(peer) = self.peer {
-            let _ = write!(tail, " from {peer}");
+            let how = if self.via_proxy { "via proxy" } else { "from" };
+            let _ = write!(tail, " {how} {peer}");
         }
         let _ = write!(tail, " in {} ms", self.elapsed.as_millis());
         cap(&head, MAX_LINE - tail.len()) + &tail

@@ -33,7 +33,10 @@ fn localhost_finds_an_ipv4_only_service() {
     ] {
         let run = probe(&[&target]);
         assert_eq!(run.code, 0, "{run:?}");
-        assert!(run.stdout.contains(&format!("from 127.0.0.1:{port} in ")), "{run:?}");
+        assert!(
+            run.stdout.contains(&format!("from 127.0.0.1:{port} in ")),
+            "{run:?}"
+        );
     }
 }
 
@@ -48,10 +51,16 @@ fn localhost_finds_an_ipv6_only_service() {
     ] {
         let run = probe(&[&target]);
         assert_eq!(run.code, 0, "{run:?}");
-        assert!(run.stdout.contains(&format!("from [::1]:{port} in ")), "{run:?}");
+        assert!(
+            run.stdout.contains(&format!("from [::1]:{port} in ")),
+            "{run:?}"
+        );
     }
     // The Host header still names localhost.
-    assert_eq!(header(&server.request(), "Host"), [format!("localhost:{port}")]);
+    assert_eq!(
+        header(&server.request(), "Host"),
+        [format!("localhost:{port}")]
+    );
 }
 
 #[test]
@@ -60,10 +69,19 @@ fn localhost_is_answered_without_a_resolver() {
     // says every name under .localhost is loopback.
     let server = Server::start(ok());
     let port = server.port();
-    for host in ["localhost", "LOCALHOST", "localhost.", "api.localhost", "a.b.localhost"] {
+    for host in [
+        "localhost",
+        "LOCALHOST",
+        "localhost.",
+        "api.localhost",
+        "a.b.localhost",
+    ] {
         let run = probe(&[&format!("http://{host}:{port}/")]);
         assert_eq!(run.code, 0, "{host}: {run:?}");
-        assert!(run.stdout.contains(&format!("from 127.0.0.1:{port}")), "{run:?}");
+        assert!(
+            run.stdout.contains(&format!("from 127.0.0.1:{port}")),
+            "{run:?}"
+        );
     }
 }
 
@@ -72,17 +90,30 @@ fn ip_literals() {
     let v4 = Server::start(ok());
     let v6 = Server::start_on("[::1]:0", |_| ok());
     check(vec![
-        Case::new("IPv4", &["{url}/"]).server(ok()).healthy("from {addr} in "),
-        Case::new("tcp IPv4", &["tcp://{addr}"]).server(ok()).healthy("connected from {addr}"),
+        Case::new("IPv4", &["{url}/"])
+            .server(ok())
+            .healthy("from {addr} in "),
+        Case::new("tcp IPv4", &["tcp://{addr}"])
+            .server(ok())
+            .healthy("connected from {addr}"),
     ]);
     for (target, peer) in [
-        (format!("http://[::1]:{}/", v6.port()), format!("[::1]:{}", v6.port())),
-        (format!("tcp://[::1]:{}", v6.port()), format!("[::1]:{}", v6.port())),
+        (
+            format!("http://[::1]:{}/", v6.port()),
+            format!("[::1]:{}", v6.port()),
+        ),
+        (
+            format!("tcp://[::1]:{}", v6.port()),
+            format!("[::1]:{}", v6.port()),
+        ),
         (
             format!("http://[0:0:0:0:0:0:0:1]:{}/", v6.port()),
             format!("[::1]:{}", v6.port()),
         ),
-        (format!("http://127.0.0.1:{}", v4.port()), v4.addr.to_string()),
+        (
+            format!("http://127.0.0.1:{}", v4.port()),
+            v4.addr.to_string(),
+        ),
     ] {
         let run = probe(&[&target]);
         assert_eq!(run.code, 0, "{run:?}");
@@ -100,7 +131,10 @@ fn every_address_is_tried_until_one_connects() {
     let server = Server::serve(listener, std::sync::Arc::new(|_: &str| ok()));
     let run = probe(&["--timeout", "2s", &format!("http://localhost:{port}/")]);
     assert_eq!(run.code, 0, "{run:?}");
-    assert!(run.stdout.contains(&format!("from [::1]:{port} in ")), "{run:?}");
+    assert!(
+        run.stdout.contains(&format!("from [::1]:{port} in ")),
+        "{run:?}"
+    );
     assert!(run.elapsed < Duration::from_secs(2) + LATE, "{run:?}");
     assert_eq!(server.requests().len(), 1);
 
@@ -117,11 +151,16 @@ fn verbose_lists_the_resolved_addresses() {
     assert_eq!(run.code, 0, "{run:?}");
     let port = server.port();
     assert!(
-        run.stderr
-            .contains(&format!("resolved localhost to 127.0.0.1:{port}, [::1]:{port}")),
+        run.stderr.contains(&format!(
+            "resolved localhost to 127.0.0.1:{port}, [::1]:{port}"
+        )),
         "{run:?}"
     );
-    assert!(run.stderr.contains(&format!("connected to 127.0.0.1:{port}")), "{run:?}");
+    assert!(
+        run.stderr
+            .contains(&format!("connected to 127.0.0.1:{port}")),
+        "{run:?}"
+    );
 }
 
 /// A name other than localhost that /etc/hosts maps to loopback only (so resolving it
@@ -163,6 +202,12 @@ fn a_name_from_etc_hosts() {
     let port = server.port();
     let run = probe(&["-v", &format!("http://{name}:{port}/")]);
     assert_eq!(run.code, 0, "{name}: {run:?}");
-    assert!(run.stdout.contains(&format!("from {} in ", server.addr)), "{run:?}");
-    assert!(run.stderr.contains(&format!("resolved {name} to ")), "{run:?}");
+    assert!(
+        run.stdout.contains(&format!("from {} in ", server.addr)),
+        "{run:?}"
+    );
+    assert!(
+        run.stderr.contains(&format!("resolved {name} to ")),
+        "{run:?}"
+    );
 }

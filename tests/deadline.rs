@@ -34,7 +34,10 @@ fn a_server_that_never_answers() {
     let server = Server::start(Reply::Silent);
     let run = probe(&["--timeout", "1s", &server.url("/")]);
     assert_timed_out(&run, 1000, "awaiting the response");
-    assert!(run.stderr.contains(&format!("from {}", server.addr)), "{run:?}");
+    assert!(
+        run.stderr.contains(&format!("from {}", server.addr)),
+        "{run:?}"
+    );
 }
 
 #[test]
@@ -65,7 +68,13 @@ fn a_server_that_trickles_a_byte_a_second() {
 fn a_body_that_trickles() {
     let head = b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n".to_vec();
     let server = Server::start(Reply::TrickleAfter(head, vec![b'x'; 100]));
-    let run = probe(&["--timeout", "1500ms", "--body-contains", "ok", &server.url("/")]);
+    let run = probe(&[
+        "--timeout",
+        "1500ms",
+        "--body-contains",
+        "ok",
+        &server.url("/"),
+    ]);
     assert_timed_out(&run, 1500, "reading the body");
 }
 
@@ -73,8 +82,14 @@ fn a_body_that_trickles() {
 fn a_closed_port_fails_at_once() {
     let port = closed_port();
     for (target, tried) in [
-        (format!("http://127.0.0.1:{port}/"), format!("127.0.0.1:{port}")),
-        (format!("tcp://127.0.0.1:{port}"), format!("127.0.0.1:{port}")),
+        (
+            format!("http://127.0.0.1:{port}/"),
+            format!("127.0.0.1:{port}"),
+        ),
+        (
+            format!("tcp://127.0.0.1:{port}"),
+            format!("127.0.0.1:{port}"),
+        ),
         (
             format!("http://localhost:{port}/"),
             format!("127.0.0.1:{port}, [::1]:{port}"),
@@ -106,7 +121,10 @@ fn a_server_that_closes_at_once() {
 #[test]
 fn connect_timeout_bounds_connecting() {
     let hole = Blackhole::start();
-    for target in [format!("http://{}/", hole.addr), format!("tcp://{}", hole.addr)] {
+    for target in [
+        format!("http://{}/", hole.addr),
+        format!("tcp://{}", hole.addr),
+    ] {
         let run = probe(&["--connect-timeout", "500ms", "--timeout", "5s", &target]);
         assert_timed_out(&run, 500, "connecting");
     }
@@ -163,5 +181,8 @@ fn verbose_names_the_phases_as_they_end() {
     let run = probe(&["-v", "--timeout", "300ms", &server.url("/")]);
     assert_eq!(run.code, 1, "{run:?}");
     assert!(run.stderr.contains("connected to 127.0.0.1:"), "{run:?}");
-    assert!(run.stderr.contains("timed out awaiting the response"), "{run:?}");
+    assert!(
+        run.stderr.contains("timed out awaiting the response"),
+        "{run:?}"
+    );
 }

@@ -112,20 +112,24 @@ pub fn probe(
     budget: &Budget,
     report: &mut Report,
 ) -> Result<Verdict, Error> {
+    let proxy = options.proxy.as_ref().map(|proxy| {
+        let port = proxy.port();
+        match proxy.host() {
+            host if host.contains(':') => format!("[{host}]:{port}"),
+            host => format!("{host}:{port}"),
+        }
+    });
+    report.via_proxy = proxy.is_some();
     let trace = Arc::new(Mutex::new(Trace {
         report: std::mem::take(report),
         phase: Phase::Resolve,
         failure: None,
         budget: *budget,
+        proxy,
     }));
     let result = follow(target, options, budget, &trace);
-    let mut trace = trace.lock().unwrap_or_else(PoisonError::into_inner);
+    let mut trace = lock(&trace);
     *report = std::mem::take(&mut trace.report);
-    if options.proxy.is_some() {
-        report
-            .trace
-            .push("(the address is the proxy's)".to_string());
-    }
     result
 }
 
@@ -378,6 +382,22 @@ struct Trace {
     /// Our own error from resolving or connecting, which says more than ureq's.
     failure: Option<Error>,
     budget: Budget,
+    /// The --proxy's `host:port`. With a proxy, every name resolved and every
+    /// connection made is the proxy's (the proxy resolves the target).
+    proxy: Option<String>,
+}
+
+impl Trace {
+    /// Puts the blame on the proxy when `error` happened on the way to it.
+    fn blame(&self, error: Error) -> Error {
+        match &self.proxy {
+            Some(proxy) if self.phase <= Phase::Proxy => Error::Proxy {
+                proxy: proxy.clone(),
+                error: Box::new(error),
+            },
+            _ => error,
+        }
+    }
 }
 
 fn lock(trace: &Mutex<Trace>) -> std::sync::MutexGuard<'_, Trace> {
@@ -388,10 +408,10 @@ fn lock(trace: &Mutex<Trace>) -> std::sync::MutexGuard<'_, Trace> {
 fn failure(error: ureq::Error, trace: &Mutex<Trace>) -> Error {
     let mut trace = lock(trace);
     if let Some(failure) = trace.failure.take() {
-        return failure;
+        return trace.blame(failure);
     }
     let phase = trace.phase;
-    match error {
+    let error = match error {
         ureq::Error::Timeout(_) => Error::Timeout(phase),
         ureq::Error::Io(e) if e.kind() == io::ErrorKind::TimedOut => Error::Timeout(phase),
         ureq::Error::Io(e) => Error::Http(format!("{} {phase}", io_reason(&e))),
@@ -399,8 +419,20 @@ fn failure(error: ureq::Error, trace: &Mutex<Trace>) -> Error {
             Error::Http(format!("response headers larger than {limit} bytes"))
         }
         ureq::Error::Protocol(e) => Error::Http(format!("not a valid HTTP response: {e}")),
-        ureq::Error::ConnectProxyFailed(why) => Error::Http(format!("proxy failed: {why}")),
+        ureq::Error::ConnectProxyFailed(why) => Error::Http(proxy_refusal(&why)),
         other => Error::Http(format!("{other} {phase}")),
+    };
+    trace.blame(error)
+}
+
+/// ureq says "proxy server responded 403/403"; we say what that means.
+fn proxy_refusal(why: &str) -> String {
+    match why.strip_prefix("proxy server responded ") {
+        Some(answer) => {
+            let status = answer.split('/').next().unwrap_or(answer);
+            format!("it answered CONNECT with {status}")
+        }
+        None => why.to_string(),
     }
 }
 
@@ -484,6 +516,11 @@ impl<In: Transport> Connector<In> for ProbeConnector {
         chained: Option<In>,
     ) -> Result<Option<Self::Out>, ureq::Error> {
         if let Some(transport) = chained {
+            // A tunnel through the proxy: what follows is the target's.
+            let mut trace = lock(&self.trace);
+            let budget = trace.budget;
+            trace.report.note(&budget, "tunnel open");
+            trace.phase = Phase::Response;
             return Ok(Some(Either::A(transport)));
         }
         let addrs: Vec<SocketAddr> = details.addrs.iter().copied().collect();
@@ -521,7 +558,10 @@ impl<In: Transport> Connector<In> for ProbeConnector {
             Ok((transport, peer)) => {
                 let budget = trace.budget;
                 trace.report.connected(&budget, peer);
-                trace.phase = Phase::Response;
+                trace.phase = match trace.proxy {
+                    Some(_) => Phase::Proxy,
+                    None => Phase::Response,
+                };
                 Ok(Some(Either::B(transport)))
             }
             Err(e) => {

@@ -38,6 +38,8 @@ impl Budget {
 #[derive(Debug, Default)]
 pub struct Report {
     pub peer: Option<SocketAddr>,
+    /// The peer is the --proxy, not the target.
+    pub via_proxy: bool,
     /// --verbose lines: addresses and the moment each phase ended.
     pub trace: Vec<String>,
 }
@@ -96,6 +98,7 @@ pub fn run_all(config: &Config, budget: Budget) -> Vec<Outcome> {
                         healthy: false,
                         summary: "the probe failed unexpectedly".to_string(),
                         peer: None,
+                        via_proxy: false,
                         elapsed: budget.start.elapsed(),
                         trace: Vec::new(),
                     })
@@ -120,6 +123,7 @@ pub fn run(target: &Target, config: &Config, budget: Budget) -> Outcome {
         healthy,
         summary,
         peer: report.peer,
+        via_proxy: report.via_proxy,
         elapsed: budget.start.elapsed(),
         trace: report.trace,
     }
