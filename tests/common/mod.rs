@@ -450,6 +450,8 @@ pub struct Case {
     pub server: Option<Routes>,
     /// The requests the server must have seen, as "METHOD /path".
     pub seen: Option<Vec<String>>,
+    /// Headers every request must have carried, each exactly once: (name, value).
+    pub received: Vec<(String, String)>,
     pub args: Vec<String>,
     pub env: Vec<(String, String)>,
     pub code: i32,
@@ -463,6 +465,7 @@ impl Case {
             name: name.to_string(),
             server: None,
             seen: None,
+            received: Vec::new(),
             args: args.iter().map(|arg| arg.to_string()).collect(),
             env: Vec::new(),
             code: -1,
@@ -491,6 +494,12 @@ impl Case {
 
     pub fn env(mut self, name: &str, value: &str) -> Case {
         self.env.push((name.to_string(), value.to_string()));
+        self
+    }
+
+    /// Every request must have carried this header, once, with this value.
+    pub fn received(mut self, name: &str, value: &str) -> Case {
+        self.received.push((name.to_string(), value.to_string()));
         self
     }
 
@@ -573,7 +582,23 @@ impl Case {
                 problems.push(format!("the server saw {requests:?}, not {seen:?}"));
             }
         }
-        let verbose = args.iter().any(|arg| arg == "-v" || arg == "--verbose");
+        if let Some(server) = &server {
+            let requests = server.requests();
+            if requests.is_empty() && !self.received.is_empty() {
+                problems.push("the server saw no request".to_string());
+            }
+            for head in &requests {
+                for (name, value) in &self.received {
+                    if header(head, name) != [fill(value).as_str()] {
+                        problems.push(format!("not one '{name}: {value}' in {head:?}"));
+                    }
+                }
+            }
+        }
+        let verbose = args.iter().any(|arg| arg == "-v" || arg == "--verbose")
+            || env
+                .iter()
+                .any(|(name, value)| name == "HEALTHPROBE_VERBOSE" && value == "1");
         match self.code {
             0 if !verbose && !run.stderr.is_empty() => {
                 problems.push("a healthy run wrote to stderr".to_string())
