@@ -42,11 +42,17 @@ impl Outcome {
 }
 
 /// Replaces control characters (which could forge lines or escape sequences in a
-/// terminal) with '?'.
+/// terminal), Unicode line separators and bidirectional overrides (which could make a
+/// line read as something else) with '?'.
 pub fn printable(text: &str) -> String {
     text.chars()
-        .map(|c| if c.is_control() { '?' } else { c })
+        .map(|c| if is_deceptive(c) { '?' } else { c })
         .collect()
+}
+
+fn is_deceptive(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{200e}' | '\u{200f}' | '\u{2028}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
 /// Cuts `text` to at most `max` bytes on a character boundary, marking the cut with "...".

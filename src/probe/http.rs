@@ -361,18 +361,23 @@ fn redirect_target(current: &Target, location: &str) -> Result<Redirect, Error> 
         };
         format!("http://{}{base}{location}", current.authority())
     };
-    let next = Target::parse(&absolute)
-        .map_err(|_| Error::Http(format!("invalid redirect to '{location}'")))?;
-    Ok(if next.host != current.host {
-        Redirect::Leave("another host")
-    } else if next.port != current.port {
-        Redirect::Leave("another port")
-    } else {
-        Redirect::Follow(Target {
-            text: current.text.clone(),
-            ..next
-        })
-    })
+    let invalid = || Error::Http(format!("invalid redirect to '{location}'"));
+    // The origin decides first: a redirect elsewhere is left, however odd its path.
+    let path_start = absolute["http://".len()..]
+        .find(['/', '?', '#'])
+        .map_or(absolute.len(), |at| at + "http://".len());
+    let origin = Target::parse(&absolute[..path_start]).map_err(|_| invalid())?;
+    if origin.host != current.host {
+        return Ok(Redirect::Leave("another host"));
+    }
+    if origin.port != current.port {
+        return Ok(Redirect::Leave("another port"));
+    }
+    let next = Target::parse(&absolute).map_err(|_| invalid())?;
+    Ok(Redirect::Follow(Target {
+        text: current.text.clone(),
+        ..next
+    }))
 }
 
 /// What the resolver and connector, called inside ureq, tell the probe.

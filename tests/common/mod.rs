@@ -635,7 +635,11 @@ pub fn sane(run: &Run) -> Vec<String> {
         if line.len() > MAX_LINE {
             problems.push(format!("a line of {} bytes: {line:?}", line.len()));
         }
-        if line.chars().any(|c| c.is_control() && c != '\t') {
+        let deceptive = |c: char| {
+            (c.is_control() && c != '\t')
+                || matches!(c, '\u{200e}' | '\u{200f}' | '\u{2028}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+        };
+        if line.chars().any(deceptive) {
             problems.push(format!("a control character in {line:?}"));
         }
     }
