@@ -18,9 +18,11 @@ prints one line per target saying why, and exits 0 (healthy) or 1 (unhealthy).
 Usage: healthprobe [OPTIONS] TARGET...
 
 Targets (several: all must be healthy; they are probed at the same time):
-  http://HOST[:PORT][/PATH][?QUERY]  healthy iff the status is in --status; redirects
-                                     to the same host and port are followed (10 at most)
-  tcp://HOST:PORT                    healthy iff a connection is established
+  http://HOST[:PORT][/PATH][?QUERY]
+      healthy iff the status is in --status; redirects to the same host and port are
+      followed (10 at most), others are the answer (a 3xx: healthy by default)
+  tcp://HOST:PORT
+      healthy iff a connection is established
   HOST is a name, an IPv4 address or a bracketed IPv6 address ([::1]).
   localhost means 127.0.0.1 and ::1, without asking any resolver.
 
@@ -35,9 +37,11 @@ Options (each also read from the variable in brackets; the command line wins):
                              [HEALTHPROBE_STATUS, default 200-399]
       --body-contains TEXT   also require TEXT in the first 10 KiB of the body
                              [HEALTHPROBE_BODY_CONTAINS]
-      --user-agent TEXT      [HEALTHPROBE_USER_AGENT, default healthprobe/VERSION]
-      --proxy URL            send HTTP through this proxy; HTTP_PROXY, HTTPS_PROXY and
-                             ALL_PROXY are ignored [HEALTHPROBE_PROXY]
+      --user-agent TEXT      the User-Agent header
+                             [HEALTHPROBE_USER_AGENT, default healthprobe/VERSION]
+      --proxy URL            send HTTP through this proxy, http://[USER:PASS@]HOST:PORT
+                             [HEALTHPROBE_PROXY, default none: HTTP_PROXY, HTTPS_PROXY
+                             and ALL_PROXY are ignored]
   -q, --quiet                print nothing when healthy [HEALTHPROBE_QUIET=1]
   -v, --verbose              also print addresses and timings to stderr
                              [HEALTHPROBE_VERBOSE=1]
@@ -46,16 +50,30 @@ Options (each also read from the variable in brackets; the command line wins):
   Targets also come from HEALTHPROBE_TARGETS (space-separated) when none are given.
   DUR is 250ms, 3s, 1.5s, 1m, or a number of seconds.
   ${VAR} and ${VAR:-default} are expanded in targets and values ($$ is a $), because
-  exec-form HEALTHCHECKs have no shell to do it; an unset VAR without default is an error.
+  exec-form HEALTHCHECKs have no shell to do it; an unset VAR without a default is
+  an error.
 
-Exit codes: 0 every target healthy, 1 any target unhealthy, 64 usage error.
-Healthy lines go to stdout, unhealthy lines and errors to stderr.
+Output: one line per target (300 bytes at most), healthy lines on stdout,
+unhealthy lines on stderr.
 
-Examples:
-  Dockerfile: HEALTHCHECK --interval=10s --timeout=5s CMD [\"/healthprobe\", \"http://localhost:8080/health\"]
-  compose:    healthcheck: {test: [\"CMD\", \"/healthprobe\", \"tcp://localhost:5432\"], timeout: 5s}
-  Kubernetes: livenessProbe: {exec: {command: [\"/healthprobe\", \"--timeout\", \"2s\",
-              \"http://localhost:${PORT}/healthz\"]}, timeoutSeconds: 3}
+Exit codes:
+  0   every target is healthy
+  1   a target is unhealthy (its line says why)
+  64  usage or configuration error: nothing was probed
+
+Examples (exec form: no shell, so healthprobe expands ${VAR} itself):
+  Dockerfile:
+    HEALTHCHECK --interval=10s --timeout=5s \\
+      CMD [\"/healthprobe\", \"http://localhost:8080/health\"]
+  compose:
+    healthcheck:
+      test: [\"CMD\", \"/healthprobe\", \"--timeout\", \"2s\", \"tcp://localhost:5432\"]
+      timeout: 5s
+  Kubernetes exec probe:
+    livenessProbe:
+      exec:
+        command: [\"/healthprobe\", \"http://localhost:${PORT:-8080}/healthz\"]
+      timeoutSeconds: 5
 ";
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(3);

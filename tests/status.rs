@@ -76,7 +76,7 @@ fn status_forms_replace_the_default() {
                 case.healthy(&format!("healthy: {{url}}/: {code}"))
             } else {
                 let expected = list.replace(' ', "");
-                case.unhealthy(&format!("{code}"))
+                case.unhealthy(code)
                     .stderr(&format!("(expected {expected})"))
             }
         })
