@@ -186,3 +186,43 @@ fn verbose_names_the_phases_as_they_end() {
         "{run:?}"
     );
 }
+
+#[test]
+fn the_deadline_covers_name_resolution() {
+    // A resolver that never answers: a UDP socket on a loopback address of its own,
+    // named in a resolv.conf that only the probe sees (a private mount namespace).
+    // Needs root and unshare(1); skipped without them.
+    use std::net::UdpSocket;
+    use std::process::Command;
+    let unique = std::process::id();
+    let ip = format!("127.77.{}.{}", (unique >> 8) % 250 + 1, unique % 250 + 1);
+    let Ok(dns) = UdpSocket::bind((ip.as_str(), 53)) else {
+        eprintln!("skipped: cannot bind {ip}:53 (not root?)");
+        return;
+    };
+    let resolv = std::env::temp_dir().join(format!("healthprobe-resolv-{unique}.conf"));
+    std::fs::write(&resolv, format!("nameserver {ip}\noptions timeout:10 attempts:1\n"))
+        .expect("write resolv.conf");
+    let mut command = Command::new("unshare");
+    command
+        .args(["-m", "sh", "-c"])
+        .arg(r#"mount --bind "$1" /etc/resolv.conf && exec "$2" --timeout 1s "$3""#)
+        .arg("sh")
+        .arg(&resolv)
+        .arg(BIN)
+        .arg("http://healthprobe-test.invalid:8080/")
+        .env_clear();
+    let run = run(command);
+    std::fs::remove_file(&resolv).ok();
+    if run.stderr.contains("unshare:") || run.stderr.contains("mount:") {
+        eprintln!("skipped: no private mount namespace here: {}", run.stderr);
+        return;
+    }
+    assert_timed_out(&run, 1000, "resolving the host");
+    // The question did reach our silent resolver.
+    dns.set_nonblocking(true).expect("non-blocking");
+    let mut query = [0u8; 512];
+    let (size, _) = dns.recv_from(&mut query).expect("a DNS query arrived");
+    let name = b"\x10healthprobe-test\x07invalid";
+    assert!(query[..size].windows(name.len()).any(|w| w == name));
+}
