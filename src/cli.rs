@@ -310,7 +310,7 @@ impl Options<'_> {
             if text.starts_with('-') && text.len() > 1 {
                 return Err(Error::UnknownOption(text.to_string()));
             }
-            texts.push(expand(text, text, env)?);
+            texts.push(expand(text, &format!("target '{text}'"), env)?);
         }
         if texts.is_empty() {
             let listed = env_var(env, VAR)?.unwrap_or_default();

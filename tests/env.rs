@@ -278,7 +278,7 @@ fn variables_are_expanded() {
 fn an_unset_variable_is_named() {
     check(vec![
         Case::new("in a target", &["http://127.0.0.1:${PORT}/"])
-            .usage("http://127.0.0.1:${PORT}/: variable 'PORT' is not set")
+            .usage("target 'http://127.0.0.1:${PORT}/': variable 'PORT' is not set")
             .stderr("${PORT:-default}"),
         Case::new(
             "in a header",
