@@ -38,7 +38,10 @@ fn main() -> ExitCode {
 
     if first == Some(0) && second == Some(1) {
         println!("\nExit 0 means healthy and 1 unhealthy: what Docker's HEALTHCHECK and a");
-        println!("Kubernetes exec probe read. See `{} --help`.", binary.display());
+        println!(
+            "Kubernetes exec probe read. See `{} --help`.",
+            binary.display()
+        );
         ExitCode::SUCCESS
     } else {
         eprintln!("\ndemo: expected exit codes 0 then 1, got {first:?} then {second:?}");
@@ -75,7 +78,9 @@ fn healthprobe_binary() -> Result<PathBuf, String> {
         .and_then(Path::parent)
         .ok_or("the demo is not inside target/<profile>/examples")?;
     let binary = profile_dir.join("healthprobe");
-    let release = profile_dir.file_name().is_some_and(|name| name == "release");
+    let release = profile_dir
+        .file_name()
+        .is_some_and(|name| name == "release");
     if !binary.exists() {
         println!("{} is missing: building it first.", binary.display());
     }

@@ -201,8 +201,11 @@ fn the_deadline_covers_name_resolution() {
         return;
     };
     let resolv = std::env::temp_dir().join(format!("healthprobe-resolv-{unique}.conf"));
-    std::fs::write(&resolv, format!("nameserver {ip}\noptions timeout:10 attempts:1\n"))
-        .expect("write resolv.conf");
+    std::fs::write(
+        &resolv,
+        format!("nameserver {ip}\noptions timeout:10 attempts:1\n"),
+    )
+    .expect("write resolv.conf");
     let mut command = Command::new("unshare");
     command
         .args(["-m", "sh", "-c"])

@@ -5,7 +5,6 @@
 mod common;
 use common::*;
 
-use std::thread;
 use std::time::Duration;
 
 /// Peak resident memory allowed to a probe, however hostile the server: generous, since
@@ -183,61 +182,44 @@ fn cases() -> Vec<Hostile> {
 
 #[test]
 fn hostile_replies_end_in_one_clear_line_with_bounded_memory() {
-    let cases = cases();
-    let failures: Vec<String> = thread::scope(|scope| {
-        let handles: Vec<_> = cases
-            .iter()
-            .map(|case| {
-                scope.spawn(move || {
-                    let server = Server::start(case.reply.clone());
-                    let url = server.url("/health");
-                    let mut args = vec!["--timeout", "2s"];
-                    args.extend(case.extra);
-                    args.push(&url);
-                    let (run, rss) = probe_measured(&args);
-                    let mut problems = sane(&run);
-                    let line = if case.code == 0 {
-                        &run.stdout
-                    } else {
-                        &run.stderr
-                    };
-                    if run.code != case.code {
-                        problems.push(format!("exit {} instead of {}", run.code, case.code));
-                    }
-                    if !line.contains(case.text) {
-                        problems.push(format!("no {:?}", case.text));
-                    }
-                    if run.output().lines().count() != 1 {
-                        problems.push("not exactly one line".to_string());
-                    }
-                    if rss > MAX_RSS_KIB {
-                        problems.push(format!("peak RSS {rss} KiB"));
-                    }
-                    if run.elapsed > Duration::from_secs(2) + LATE {
-                        problems.push("past the deadline".to_string());
-                    }
-                    (!problems.is_empty()).then(|| {
-                        format!(
-                            "{}: {}\n    {run:?} rss {rss} KiB",
-                            case.name,
-                            problems.join("; ")
-                        )
-                    })
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .filter_map(|handle| handle.join().expect("a case ran"))
-            .collect()
+    check_each(&cases(), |case| {
+        let server = Server::start(case.reply.clone());
+        let url = server.url("/health");
+        let mut args = vec!["--timeout", "2s"];
+        args.extend(case.extra);
+        args.push(&url);
+        let (run, rss) = probe_measured(&args);
+        let mut problems = sane(&run);
+        let line = if case.code == 0 {
+            &run.stdout
+        } else {
+            &run.stderr
+        };
+        if run.code != case.code {
+            problems.push(format!("exit {} instead of {}", run.code, case.code));
+        }
+        if !line.contains(case.text) {
+            problems.push(format!("no {:?}", case.text));
+        }
+        if run.output().lines().count() != 1 {
+            problems.push("not exactly one line".to_string());
+        }
+        if rss > MAX_RSS_KIB {
+            problems.push(format!("peak RSS {rss} KiB"));
+        }
+        if run.elapsed > Duration::from_secs(2) + LATE {
+            problems.push("past the deadline".to_string());
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            let problems = problems.join("; ");
+            Err(format!(
+                "{}: {problems}\n    {run:?} rss {rss} KiB",
+                case.name
+            ))
+        }
     });
-    assert!(
-        failures.is_empty(),
-        "{} of {} cases failed:\n{}",
-        failures.len(),
-        cases.len(),
-        failures.join("\n")
-    );
 }
 
 #[test]

@@ -654,10 +654,17 @@ pub fn assert_sane(run: &Run) {
 
 /// Runs every case at once and fails with the list of all that went wrong.
 pub fn check(cases: Vec<Case>) {
+    check_each(&cases, Case::check);
+}
+
+/// Runs `check` on every item at once (each starts its own server and process) and
+/// fails with the list of every problem found, not just the first.
+pub fn check_each<T: Sync>(items: &[T], check: impl Fn(&T) -> Result<(), String> + Sync) {
+    let check = &check;
     let failures: Vec<String> = thread::scope(|scope| {
-        let handles: Vec<_> = cases
+        let handles: Vec<_> = items
             .iter()
-            .map(|case| scope.spawn(move || case.check()))
+            .map(|item| scope.spawn(move || check(item)))
             .collect();
         handles
             .into_iter()
@@ -668,7 +675,7 @@ pub fn check(cases: Vec<Case>) {
         failures.is_empty(),
         "{} of {} cases failed:\n{}",
         failures.len(),
-        cases.len(),
+        items.len(),
         failures.join("\n")
     );
 }
