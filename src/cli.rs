@@ -151,7 +151,15 @@ pub fn parse(args: Vec<OsString>, env: Env) -> Result<Command, Error> {
         .unwrap_or_else(|| concat!("healthprobe/", env!("CARGO_PKG_VERSION")).to_string());
     let proxy = options
         .value("--proxy", "HEALTHPROBE_PROXY")?
-        .map(|setting| setting.parse(parse_proxy, "an http://HOST:PORT proxy URL"))
+        .map(|setting| {
+            // The error line goes to logs and `docker inspect`: never the password.
+            let redacted = Setting {
+                text: without_credentials(&setting.text),
+                source: setting.source.clone(),
+            };
+            parse_proxy(&setting.text)
+                .ok_or_else(|| redacted.invalid("an http://[USER:PASS@]HOST:PORT proxy URL"))
+        })
         .transpose()?;
     let quiet = options.flag(["-q", "--quiet"], "HEALTHPROBE_QUIET")?;
     let verbose = options.flag(["-v", "--verbose"], "HEALTHPROBE_VERBOSE")?;
@@ -199,11 +207,15 @@ impl Setting {
         parse: impl Fn(&str) -> Option<T>,
         expected: &'static str,
     ) -> Result<T, Error> {
-        parse(&self.text).ok_or_else(|| Error::InvalidValue {
+        parse(&self.text).ok_or_else(|| self.invalid(expected))
+    }
+
+    fn invalid(&self, expected: &'static str) -> Error {
+        Error::InvalidValue {
             source: self.source.clone(),
             value: self.text.clone(),
             expected,
-        })
+        }
     }
 }
 
@@ -452,6 +464,16 @@ fn is_token(text: &str) -> bool {
         && text
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+/// `scheme://***@host:port` for `scheme://user:password@host:port`.
+fn without_credentials(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..authority_end].rsplit_once('@') {
+        Some((_, host)) => format!("{scheme}://***@{host}{}", &rest[authority_end..]),
+        None => url.to_string(),
+    }
 }
 
 /// Only plain HTTP proxies (tunnelled with CONNECT): SOCKS is not built in.

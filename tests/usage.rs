@@ -150,6 +150,11 @@ fn bad_arguments_exit_64_naming_the_culprit() {
             &["--proxy", "::", url],
             "--proxy: invalid value '::'",
         ),
+        case(
+            "proxy password not shown",
+            &["--proxy", "socks5://probe:s3cret@127.0.0.1:1080", url],
+            "--proxy: invalid value 'socks5://***@127.0.0.1:1080'",
+        ),
         // ${VAR} syntax (the values themselves are in tests/env.rs).
         case("unclosed ${", &["http://127.0.0.1:${PORT/"], "${NAME}"),
         case("bad variable name", &["http://127.0.0.1:${1X}/"], "${NAME}"),
