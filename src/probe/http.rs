@@ -320,8 +320,9 @@ fn status_text(status: StatusCode) -> String {
     }
 }
 
-/// Where a redirect leads: followed only within the origin (scheme, host and port),
-/// like the kubelet, which does not follow a redirect to another host either.
+/// Where a redirect leads: followed only within the origin (scheme, host and port).
+/// The kubelet compares the host name alone; another port is another service, so we
+/// do not follow it either.
 enum Redirect {
     Follow(Target),
     /// Not followed: "another host", "another port" or "another scheme".
