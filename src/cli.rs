@@ -22,19 +22,22 @@ Usage: healthprobe [OPTIONS] TARGET...
        healthprobe [OPTIONS] TARGET... -- CMD [ARGS...]
 
 Targets (several: all must be healthy; they are probed at the same time):
-  http://HOST[:PORT][/PATH][?QUERY]  healthy iff the status is in --status; redirects
-                                     to the same host and port are followed (10 at most)
-  https://HOST[:PORT][/PATH][?QUERY] the same over TLS, port 443 by default, the
-                                     certificate verified (only in the TLS build)
-  tcp://HOST:PORT                    healthy iff a connection is established
-  grpc://HOST:PORT[/SERVICE]         healthy iff grpc.health.v1.Health/Check answers
-                                     SERVING for SERVICE (default: the whole server)
-  postgres://[USER@]HOST[:5432][/DB] healthy iff the server accepts connections, as
-                                     pg_isready says (also postgresql://)
+  http://HOST[:PORT][/PATH][?QUERY]
+      healthy iff the status is in --status; redirects to the same host and port are
+      followed (10 at most), others are the answer (a 3xx: healthy by default)
+  https://HOST[:PORT][/PATH][?QUERY]
+      the same over TLS, port 443 by default, the certificate verified (TLS build only)
+  tcp://HOST:PORT
+      healthy iff a connection is established
+  grpc://HOST:PORT[/SERVICE]
+      healthy iff grpc.health.v1.Health/Check answers SERVING for SERVICE
+      (default: the whole server)
+  postgres://[USER@]HOST[:5432][/DB]   (also postgresql://)
+      healthy iff the server accepts connections, as pg_isready says
   redis://[[USER]:PASSWORD@]HOST[:6379]
-                                     healthy iff PING answers PONG (AUTH first)
-  mysql://HOST[:3306]                healthy iff the server greets with a handshake,
-                                     as mysqladmin ping says
+      healthy iff PING answers PONG (after AUTH when there is a password)
+  mysql://HOST[:3306]
+      healthy iff the server greets with a handshake, as mysqladmin ping says
   Passwords show as ***: pass them in a variable, redis://:${REDIS_PASSWORD}@HOST.
   HOST is a name, an IPv4 address or a bracketed IPv6 address ([::1]).
   localhost means 127.0.0.1 and ::1, without asking any resolver.
@@ -51,9 +54,11 @@ Options (each also read from the variable in brackets; the command line wins):
                              [HEALTHPROBE_STATUS, default 200-399]
       --body-contains TEXT   also require TEXT in the first 10 KiB of the body
                              [HEALTHPROBE_BODY_CONTAINS]
-      --user-agent TEXT      [HEALTHPROBE_USER_AGENT, default healthprobe/VERSION]
-      --proxy URL            send HTTP through this proxy; HTTP_PROXY, HTTPS_PROXY and
-                             ALL_PROXY are ignored [HEALTHPROBE_PROXY]
+      --user-agent TEXT      the User-Agent header
+                             [HEALTHPROBE_USER_AGENT, default healthprobe/VERSION]
+      --proxy URL            send HTTP through this proxy, http://[USER:PASS@]HOST:PORT
+                             [HEALTHPROBE_PROXY, default none: HTTP_PROXY, HTTPS_PROXY
+                             and ALL_PROXY are ignored]
       --cacert FILE          trust the CA certificates in FILE (PEM) instead of the
                              bundled web PKI roots [HEALTHPROBE_CACERT]
   -k, --insecure             do not verify the server's certificate; every line of an
@@ -82,20 +87,34 @@ Options (each also read from the variable in brackets; the command line wins):
   Targets also come from HEALTHPROBE_TARGETS (space-separated) when none are given.
   DUR is 250ms, 3s, 1.5s, 1m, or a number of seconds.
   ${VAR} and ${VAR:-default} are expanded in targets and values ($$ is a $), because
-  exec-form HEALTHCHECKs have no shell to do it; an unset VAR without default is an error.
+  exec-form HEALTHCHECKs have no shell to do it; an unset VAR without a default is
+  an error.
 
-Exit codes: 0 every target healthy, 1 any target unhealthy (or the wait stopped by
-SIGTERM/SIGINT), 64 usage error (or a CMD that cannot run).
-For --install: 0 installed, 1 failed, 64 DIR missing, not a directory or read-only.
-Healthy lines go to stdout, unhealthy lines and errors to stderr.
+Output: one line per target (300 bytes at most), healthy lines on stdout,
+unhealthy lines on stderr.
 
-Examples:
-  Dockerfile: HEALTHCHECK --interval=10s --timeout=5s CMD [\"/healthprobe\", \"http://localhost:8080/health\"]
-  compose:    healthcheck: {test: [\"CMD\", \"/healthprobe\", \"tcp://localhost:5432\"], timeout: 5s}
-  Kubernetes: livenessProbe: {exec: {command: [\"/healthprobe\", \"--timeout\", \"2s\",
-              \"http://localhost:${PORT}/healthz\"]}, timeoutSeconds: 3}
-  Entrypoint: [\"/healthprobe\", \"--wait\", \"30s\", \"tcp://db:5432\", \"--\", \"/app\"] waits
-              for db (at most 30 s), then runs /app in its place
+Exit codes:
+  0   every target is healthy (--install: installed)
+  1   a target is unhealthy (its line says why), the wait was stopped by SIGTERM or
+      SIGINT, or --install failed
+  64  usage or configuration error, a CMD that cannot run, or an --install DIR that
+      is missing, not a directory or read-only: nothing was probed
+
+Examples (exec form: no shell, so healthprobe expands ${VAR} itself):
+  Dockerfile:
+    HEALTHCHECK --interval=10s --timeout=5s \\
+      CMD [\"/healthprobe\", \"http://localhost:8080/health\"]
+  compose:
+    healthcheck:
+      test: [\"CMD\", \"/healthprobe\", \"--timeout\", \"2s\", \"tcp://localhost:5432\"]
+      timeout: 5s
+  Kubernetes exec probe:
+    livenessProbe:
+      exec:
+        command: [\"/healthprobe\", \"http://localhost:${PORT:-8080}/healthz\"]
+      timeoutSeconds: 5
+  Entrypoint that waits for db (30 s at most), then runs /app in its place:
+    [\"/healthprobe\", \"--wait\", \"30s\", \"tcp://db:5432\", \"--\", \"/app\"]
 ";
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(3);
@@ -191,7 +210,15 @@ pub fn parse(mut args: Vec<OsString>, env: Env) -> Result<Command, Error> {
         .unwrap_or_else(|| concat!("healthprobe/", env!("CARGO_PKG_VERSION")).to_string());
     let proxy = options
         .value("--proxy", "HEALTHPROBE_PROXY")?
-        .map(|setting| setting.parse(parse_proxy, "an http://HOST:PORT proxy URL"))
+        .map(|setting| {
+            // The error line goes to logs and `docker inspect`: never the password.
+            let redacted = Setting {
+                text: without_credentials(&setting.text),
+                source: setting.source.clone(),
+            };
+            parse_proxy(&setting.text)
+                .ok_or_else(|| redacted.invalid("an http://[USER:PASS@]HOST:PORT proxy URL"))
+        })
         .transpose()?;
     let cacert = options.value("--cacert", "HEALTHPROBE_CACERT")?;
     let client_cert = options.value("--cert", "HEALTHPROBE_CERT")?;
@@ -211,6 +238,14 @@ pub fn parse(mut args: Vec<OsString>, env: Env) -> Result<Command, Error> {
     let verbose = options.flag(["-v", "--verbose"], "HEALTHPROBE_VERBOSE")?;
     let targets = options.targets()?;
 
+    let hosts = headers
+        .iter()
+        .filter(|(name, _)| name.eq_ignore_ascii_case("host"));
+    if hosts.count() > 1 {
+        return Err(Error::Conflict(
+            "--header gives Host more than once; a request has one Host",
+        ));
+    }
     if body_contains.is_some() && method == "HEAD" {
         return Err(Error::Conflict(
             "--body-contains needs a body, and a HEAD response has none",
@@ -330,11 +365,15 @@ impl Setting {
         parse: impl Fn(&str) -> Option<T>,
         expected: &'static str,
     ) -> Result<T, Error> {
-        parse(&self.text).ok_or_else(|| Error::InvalidValue {
+        parse(&self.text).ok_or_else(|| self.invalid(expected))
+    }
+
+    fn invalid(&self, expected: &'static str) -> Error {
+        Error::InvalidValue {
             source: self.source.clone(),
             value: self.text.clone(),
             expected,
-        })
+        }
     }
 }
 
@@ -346,10 +385,10 @@ struct Options<'a> {
 impl Options<'_> {
     /// The option from the command line, else from the environment, `${VAR}`-expanded.
     fn value(&mut self, long: &'static str, var: &str) -> Result<Option<Setting>, Error> {
+        // The `_fn` forms are the ones that also accept `--timeout=3s`.
         let from_args = self
             .args
-            // The _from_fn forms, unlike _from_os_str, also take `--timeout=3s`.
-            .opt_value_from_fn(long, owned)
+            .opt_value_from_fn(long, verbatim)
             .map_err(|e| argument_error(e, long))?;
         let setting = match from_args {
             Some(text) => Some(Setting {
@@ -378,7 +417,7 @@ impl Options<'_> {
     ) -> Result<Vec<Setting>, Error> {
         let from_args = self
             .args
-            .values_from_fn([short, long], owned)
+            .values_from_fn([short, long], verbatim)
             .map_err(|e| argument_error(e, long))?;
         let settings: Vec<Setting> = if from_args.is_empty() {
             let text = self.env_var(var)?.unwrap_or_default();
@@ -441,7 +480,7 @@ impl Options<'_> {
             if text.starts_with('-') && text.len() > 1 {
                 return Err(Error::UnknownOption(text.to_string()));
             }
-            texts.push(expand_target(text, text, env)?);
+            texts.push(expand_target(text, &format!("target '{text}'"), env)?);
         }
         if texts.is_empty() {
             let listed = env_var(env, VAR)?.unwrap_or_default();
@@ -473,7 +512,7 @@ fn env_var(env: Env, name: &str) -> Result<Option<String>, Error> {
     }
 }
 
-fn owned(value: &str) -> Result<String, std::convert::Infallible> {
+fn verbatim(value: &str) -> Result<String, Infallible> {
     Ok(value.to_string())
 }
 
@@ -603,6 +642,16 @@ fn is_token(text: &str) -> bool {
         && text
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+/// `scheme://***@host:port` for `scheme://user:password@host:port`.
+fn without_credentials(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..authority_end].rsplit_once('@') {
+        Some((_, host)) => format!("{scheme}://***@{host}{}", &rest[authority_end..]),
+        None => url.to_string(),
+    }
 }
 
 /// Only plain HTTP proxies (tunnelled with CONNECT): SOCKS is not built in.

@@ -3,14 +3,29 @@
 use std::fmt;
 use std::net::SocketAddr;
 
+use crate::outcome::{cap, printable};
+
 /// How to get https:// and the TLS options, for the errors of a build without them.
 pub const TLS_BUILD: &str = "the TLS build of healthprobe (cargo build --release --features tls)";
 
-/// What the probe was doing when it failed or ran out of time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Text the user or a server wrote, as an error line shows it: control characters
+/// replaced (a value can hold a newline via ${VAR}) and cut short, so that the line
+/// stays one short line.
+struct Quoted<'a>(&'a str);
+
+impl fmt::Display for Quoted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&cap(&printable(self.0), 100))
+    }
+}
+
+/// What the probe was doing when it failed or ran out of time, in the order it happens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Phase {
     Resolve,
     Connect,
+    /// Waiting for a proxy's answer to CONNECT.
+    Proxy,
     #[cfg(feature = "tls")]
     Handshake,
     Response,
@@ -26,6 +41,7 @@ impl fmt::Display for Phase {
             Phase::Connect => "connecting",
             #[cfg(feature = "tls")]
             Phase::Handshake => "during the TLS handshake",
+            Phase::Proxy => "awaiting its answer to CONNECT",
             Phase::Response => "awaiting the response",
             Phase::Body => "reading the body",
             Phase::Protocol(step) => step,
@@ -104,6 +120,11 @@ pub enum Error {
     /// The server answered, but not with HTTP we can accept.
     Http(String),
     TooManyRedirects(u32),
+    /// What went wrong on the way to the target was the --proxy's doing.
+    Proxy {
+        proxy: String,
+        error: Box<Error>,
+    },
     RedirectLoop(String),
     /// The TLS handshake failed, or the server ended TLS with an alert: why, in a few words.
     #[cfg(feature = "tls")]
@@ -146,20 +167,28 @@ impl Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::UnknownOption(option) => write!(f, "unknown or repeated option '{option}'"),
+            Error::UnknownOption(option) => {
+                write!(f, "unknown or repeated option '{}'", Quoted(option))
+            }
             Error::MissingValue(option) => write!(f, "{option} needs a value"),
             Error::InvalidValue {
                 source,
                 value,
                 expected,
-            } => write!(f, "{source}: invalid value '{value}': expected {expected}"),
-            Error::InvalidTarget { target, reason } => write!(f, "target '{target}': {reason}"),
-            Error::UnsetVariable { name, source } => {
-                write!(
-                    f,
-                    "{source}: variable '{name}' is not set (write ${{{name}:-default}} to give a default)"
-                )
+            } => write!(
+                f,
+                "{}: invalid value '{}': expected {expected}",
+                Quoted(source),
+                Quoted(value)
+            ),
+            Error::InvalidTarget { target, reason } => {
+                write!(f, "target '{}': {}", Quoted(target), Quoted(reason))
             }
+            Error::UnsetVariable { name, source } => write!(
+                f,
+                "{}: variable '{name}' is not set (write ${{{name}:-default}} to give a default)",
+                Quoted(source)
+            ),
             Error::NoTargets => {
                 f.write_str("no target given (name one, or set HEALTHPROBE_TARGETS)")
             }
@@ -200,6 +229,7 @@ impl fmt::Display for Error {
             #[cfg(feature = "tls")]
             Error::Tls(why) => f.write_str(why),
             Error::Connection { phase, reason } => write!(f, "{reason} while {phase}"),
+            Error::Proxy { proxy, error } => write!(f, "proxy {proxy}: {error}"),
         }
     }
 }

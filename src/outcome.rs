@@ -16,6 +16,8 @@ pub struct Outcome {
     pub summary: String,
     /// The address actually connected to, when a connection was made.
     pub peer: Option<SocketAddr>,
+    /// The peer is the --proxy the request went through.
+    pub via_proxy: bool,
     pub elapsed: Duration,
     /// For --verbose: resolved addresses and per-phase timings, one entry a line.
     pub trace: Vec<String>,
@@ -32,13 +34,15 @@ impl Outcome {
             healthy: false,
             summary: "the probe failed unexpectedly".to_string(),
             peer: None,
+            via_proxy: false,
             elapsed,
             trace: Vec::new(),
             caveat: None,
         }
     }
 
-    /// `healthy: TARGET: SUMMARY from PEER in N ms[, CAVEAT]`, cleaned of control characters and
+    /// `healthy: TARGET: SUMMARY from PEER in N ms[, CAVEAT]` (`via proxy PEER` through a
+    /// proxy), cleaned of control characters and
     /// capped at MAX_LINE bytes.
     pub fn line(&self) -> String {
         let verdict = if self.healthy { "healthy" } else { "unhealthy" };
@@ -47,7 +51,8 @@ impl Outcome {
         // so that is what gets cut when the line is too long.
         let mut tail = String::new();
         if let Some(peer) = self.peer {
-            let _ = write!(tail, " from {peer}");
+            let how = if self.via_proxy { "via proxy" } else { "from" };
+            let _ = write!(tail, " {how} {peer}");
         }
         let _ = write!(tail, " in {} ms", self.elapsed.as_millis());
         if let Some(caveat) = self.caveat {
@@ -58,11 +63,17 @@ impl Outcome {
 }
 
 /// Replaces control characters (which could forge lines or escape sequences in a
-/// terminal) with '?'.
+/// terminal), Unicode line separators and bidirectional overrides (which could make a
+/// line read as something else) with '?'.
 pub fn printable(text: &str) -> String {
     text.chars()
-        .map(|c| if c.is_control() { '?' } else { c })
+        .map(|c| if is_deceptive(c) { '?' } else { c })
         .collect()
+}
+
+fn is_deceptive(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{200e}' | '\u{200f}' | '\u{2028}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
 /// Cuts `text` to at most `max` bytes on a character boundary, marking the cut with "...".

@@ -202,11 +202,6 @@ impl Target {
     pub fn url(&self) -> String {
         format!("{}://{}{}", self.scheme.name(), self.authority(), self.path)
     }
-
-    /// Whether a redirect to `other` stays on the same scheme, host and port.
-    pub fn same_origin(&self, other: &Target) -> bool {
-        self.scheme == other.scheme && self.host == other.host && self.port == other.port
-    }
 }
 
 impl fmt::Display for Target {
@@ -360,11 +355,11 @@ fn split_host_port(authority: &str) -> Result<(&str, Option<&str>), &'static str
         Some((host, port)) => (host, Some(port)),
         None => (authority, None),
     };
-    if host.is_empty() {
-        return Err("the host is empty");
-    }
     if port.is_some_and(|port| port.contains(':')) {
         return Err("an IPv6 address must be in brackets, as in http://[::1]:8080/");
+    }
+    if host.is_empty() {
+        return Err("the host is empty");
     }
     let valid = |b: u8| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_';
     if !host.bytes().all(valid) {

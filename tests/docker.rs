@@ -477,7 +477,7 @@ fn expands_port_from_the_container_environment() {
     assert_eq!(code, 64, "a usage error, not a verdict: {health}");
     assert_eq!(
         output,
-        "healthprobe: http://localhost:${PORT}/health: variable 'PORT' is not set \
+        "healthprobe: target 'http://localhost:${PORT}/health': variable 'PORT' is not set \
          (write ${PORT:-default} to give a default) (see healthprobe --help)\n",
         "{health}"
     );

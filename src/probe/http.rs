@@ -127,20 +127,24 @@ pub fn probe(
     budget: &Budget,
     report: &mut Report,
 ) -> Result<Verdict, Error> {
+    let proxy = options.proxy.as_ref().map(|proxy| {
+        let port = proxy.port();
+        match proxy.host() {
+            host if host.contains(':') => format!("[{host}]:{port}"),
+            host => format!("{host}:{port}"),
+        }
+    });
+    report.via_proxy = proxy.is_some();
     let trace = Arc::new(Mutex::new(Trace {
         report: std::mem::take(report),
         phase: Phase::Resolve,
         failure: None,
         budget: *budget,
+        proxy,
     }));
     let result = follow(target, options, budget, &trace);
-    let mut trace = trace.lock().unwrap_or_else(PoisonError::into_inner);
+    let mut trace = lock(&trace);
     *report = std::mem::take(&mut trace.report);
-    if options.proxy.is_some() {
-        report
-            .trace
-            .push("(the address is the proxy's)".to_string());
-    }
     result
 }
 
@@ -162,30 +166,29 @@ fn follow(
             .headers()
             .get(http::header::LOCATION)
             .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned());
+        // A redirect that is not followed is the answer, judged like any other; the
+        // default range holds every 3xx, so it is healthy, as under the kubelet.
+        let mut left = None;
         if let (true, Some(location)) = (options.follows(status), location) {
-            let Some(next) = redirect_target(&current, &location)? else {
-                return Ok(Verdict {
-                    healthy: true,
-                    summary: format!(
-                        "{}, redirect to {location} not followed (another host)",
-                        status_text(status)
-                    ),
-                });
-            };
-            let url = next.url();
-            if visited.contains(&url) {
-                return Err(Error::RedirectLoop(url));
+            match redirect_target(&current, &location)? {
+                Redirect::Leave(elsewhere) => left = Some((location, elsewhere)),
+                Redirect::Follow(next) => {
+                    let url = next.url();
+                    if visited.contains(&url) {
+                        return Err(Error::RedirectLoop(url));
+                    }
+                    if redirects == MAX_REDIRECTS {
+                        return Err(Error::TooManyRedirects(MAX_REDIRECTS));
+                    }
+                    redirects += 1;
+                    visited.push(url);
+                    if status == StatusCode::SEE_OTHER && method != "HEAD" {
+                        method = "GET".to_string();
+                    }
+                    current = next;
+                    continue;
+                }
             }
-            if redirects == MAX_REDIRECTS {
-                return Err(Error::TooManyRedirects(MAX_REDIRECTS));
-            }
-            redirects += 1;
-            visited.push(url);
-            if status == StatusCode::SEE_OTHER && method != "HEAD" {
-                method = "GET".to_string();
-            }
-            current = next;
-            continue;
         }
 
         let mut summary = status_text(status);
@@ -194,6 +197,9 @@ fn follow(
                 " after {redirects} redirect{}",
                 if redirects == 1 { "" } else { "s" }
             );
+        }
+        if let Some((location, elsewhere)) = left {
+            summary += &format!(", redirect to {location} not followed ({elsewhere})");
         }
         if !options.accepts(status) {
             summary += &format!(" (expected {})", options.expected());
@@ -270,10 +276,25 @@ fn send(
 
     let method = Method::from_bytes(method.as_bytes())
         .map_err(|_| Error::Http(format!("invalid method '{method}'")))?;
-    let mut request = Request::builder()
-        .method(method)
-        .uri(target.url())
-        .header(http::header::CONNECTION, "close");
+    let given = |name: &http::HeaderName| {
+        options
+            .headers
+            .iter()
+            .any(|(given, _)| given.eq_ignore_ascii_case(name.as_str()))
+    };
+    // ureq sends a POST, PUT or PATCH without a body as an empty chunked body;
+    // Content-Length: 0 says "no body" plainly.
+    let needs_length = [Method::POST, Method::PUT, Method::PATCH].contains(&method)
+        && !given(&http::header::CONTENT_LENGTH)
+        && !given(&http::header::TRANSFER_ENCODING);
+    let mut request = Request::builder().method(method).uri(target.url());
+    // Our defaults give way to the user's -H (Host and User-Agent do in ureq).
+    if !given(&http::header::CONNECTION) {
+        request = request.header(http::header::CONNECTION, "close");
+    }
+    if needs_length {
+        request = request.header(http::header::CONTENT_LENGTH, "0");
+    }
     for (name, value) in &options.headers {
         request = request.header(name.as_str(), value.as_str());
     }
@@ -321,22 +342,34 @@ fn status_text(status: StatusCode) -> String {
     }
 }
 
-/// Where a Location header points, relative to `current`: None when it leaves the
-/// origin (scheme, host and port), which the kubelet does not follow either.
-fn redirect_target(current: &Target, location: &str) -> Result<Option<Target>, Error> {
+/// Where a redirect leads: followed only within the origin (scheme, host and port).
+/// The kubelet compares the host name alone; another port is another service, so we
+/// do not follow it either.
+enum Redirect {
+    Follow(Target),
+    /// Not followed: "another host", "another port" or "another scheme".
+    Leave(&'static str),
+}
+
+/// Resolves a Location header against `current`.
+fn redirect_target(current: &Target, location: &str) -> Result<Redirect, Error> {
     let scheme = current.scheme.name();
-    // A scheme is letters, digits, '+', '-' and '.': "/login?next=http://x" has none.
+    // A scheme is a letter, then letters, digits, '+', '-' or '.' (RFC 3986); a "://"
+    // after anything else is part of a path or query.
     let absolute_scheme = location
         .split_once("://")
         .map(|(other, _)| other)
         .filter(|other| {
-            other
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
+            other.starts_with(|c: char| c.is_ascii_alphabetic())
+                && other
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
         });
     let absolute = if let Some(other) = absolute_scheme {
+        // http -> https, even on the same host, is not the connection the probe was
+        // asked about.
         if !other.eq_ignore_ascii_case(scheme) {
-            return Ok(None);
+            return Ok(Redirect::Leave("another scheme"));
         }
         location.to_string()
     } else if let Some(rest) = location.strip_prefix("//") {
@@ -352,9 +385,21 @@ fn redirect_target(current: &Target, location: &str) -> Result<Option<Target>, E
         };
         format!("{scheme}://{}{base}{location}", current.authority())
     };
-    let next = Target::parse(&absolute)
-        .map_err(|_| Error::Http(format!("invalid redirect to '{location}'")))?;
-    Ok(current.same_origin(&next).then(|| Target {
+    let invalid = || Error::Http(format!("invalid redirect to '{location}'"));
+    // The origin decides first: a redirect elsewhere is left, however odd its path.
+    let authority_start = scheme.len() + "://".len();
+    let path_start = absolute[authority_start..]
+        .find(['/', '?', '#'])
+        .map_or(absolute.len(), |at| at + authority_start);
+    let origin = Target::parse(&absolute[..path_start]).map_err(|_| invalid())?;
+    if origin.host != current.host {
+        return Ok(Redirect::Leave("another host"));
+    }
+    if origin.port != current.port {
+        return Ok(Redirect::Leave("another port"));
+    }
+    let next = Target::parse(&absolute).map_err(|_| invalid())?;
+    Ok(Redirect::Follow(Target {
         text: current.text.clone(),
         ..next
     }))
@@ -367,6 +412,22 @@ struct Trace {
     /// Our own error from resolving or connecting, which says more than ureq's.
     failure: Option<Error>,
     budget: Budget,
+    /// The --proxy's `host:port`. With a proxy, every name resolved and every
+    /// connection made is the proxy's (the proxy resolves the target).
+    proxy: Option<String>,
+}
+
+impl Trace {
+    /// Puts the blame on the proxy when `error` happened on the way to it.
+    fn blame(&self, error: Error) -> Error {
+        match &self.proxy {
+            Some(proxy) if self.phase <= Phase::Proxy => Error::Proxy {
+                proxy: proxy.clone(),
+                error: Box::new(error),
+            },
+            _ => error,
+        }
+    }
 }
 
 fn lock(trace: &Mutex<Trace>) -> std::sync::MutexGuard<'_, Trace> {
@@ -377,14 +438,14 @@ fn lock(trace: &Mutex<Trace>) -> std::sync::MutexGuard<'_, Trace> {
 fn failure(error: ureq::Error, trace: &Mutex<Trace>) -> Error {
     let mut trace = lock(trace);
     if let Some(failure) = trace.failure.take() {
-        return failure;
+        return trace.blame(failure);
     }
     let phase = trace.phase;
     #[cfg(feature = "tls")]
     if let Some(why) = crate::tls::failure(&error) {
         return Error::Tls(why);
     }
-    match error {
+    let error = match error {
         ureq::Error::Timeout(_) => Error::Timeout(phase),
         ureq::Error::Io(e) if e.kind() == io::ErrorKind::TimedOut => Error::Timeout(phase),
         ureq::Error::Io(e) => Error::Http(format!("{} {phase}", io_reason(&e))),
@@ -392,8 +453,20 @@ fn failure(error: ureq::Error, trace: &Mutex<Trace>) -> Error {
             Error::Http(format!("response headers larger than {limit} bytes"))
         }
         ureq::Error::Protocol(e) => Error::Http(format!("not a valid HTTP response: {e}")),
-        ureq::Error::ConnectProxyFailed(why) => Error::Http(format!("proxy failed: {why}")),
+        ureq::Error::ConnectProxyFailed(why) => Error::Http(proxy_refusal(&why)),
         other => Error::Http(format!("{other} {phase}")),
+    };
+    trace.blame(error)
+}
+
+/// ureq says "proxy server responded 403/403"; we say what that means.
+fn proxy_refusal(why: &str) -> String {
+    match why.strip_prefix("proxy server responded ") {
+        Some(answer) => {
+            let status = answer.split('/').next().unwrap_or(answer);
+            format!("it answered CONNECT with {status}")
+        }
+        None => why.to_string(),
     }
 }
 
@@ -477,6 +550,11 @@ impl<In: Transport> Connector<In> for ProbeConnector {
         chained: Option<In>,
     ) -> Result<Option<Self::Out>, ureq::Error> {
         if let Some(transport) = chained {
+            // A tunnel through the proxy: what follows is the target's.
+            let mut trace = lock(&self.trace);
+            let budget = trace.budget;
+            trace.report.note(&budget, "tunnel open");
+            trace.phase = Phase::Response;
             return Ok(Some(Either::A(transport)));
         }
         let addrs: Vec<SocketAddr> = details.addrs.iter().copied().collect();
@@ -514,7 +592,10 @@ impl<In: Transport> Connector<In> for ProbeConnector {
             Ok((transport, peer)) => {
                 let budget = trace.budget;
                 trace.report.connected(&budget, peer);
-                trace.phase = Phase::Response;
+                trace.phase = match trace.proxy {
+                    Some(_) => Phase::Proxy,
+                    None => Phase::Response,
+                };
                 Ok(Some(Either::B(transport)))
             }
             Err(e) => {

@@ -43,6 +43,8 @@ impl Budget {
 #[derive(Debug, Default)]
 pub struct Report {
     pub peer: Option<SocketAddr>,
+    /// The peer is the --proxy, not the target.
+    pub via_proxy: bool,
     /// --verbose lines: addresses and the moment each phase ended.
     pub trace: Vec<String>,
 }
@@ -140,6 +142,7 @@ pub fn run(target: &Target, config: &Config, budget: Budget) -> Outcome {
         healthy,
         summary,
         peer: report.peer,
+        via_proxy: report.via_proxy,
         elapsed: budget.start.elapsed(),
         trace: report.trace,
         caveat: config.http.caveat(target),

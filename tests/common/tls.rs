@@ -286,8 +286,7 @@ fn serve_one(
         }
         Reply::Silent => thread::sleep(Duration::from_secs(30)),
         Reply::Close => {}
-        Reply::Trickle(_) | Reply::Reset(_) | Reply::Answer(_) => {
-            unimplemented!("not offered over TLS")
-        }
+        // The TLS tests need only the replies above.
+        _ => unimplemented!("not offered over TLS"),
     }
 }

@@ -1,0 +1,201 @@
+//! Promise 9: exactly one line per target, built for `docker inspect`: healthy lines on
+//! stdout (-q silences them), unhealthy lines on stderr; a line names the target, the
+//! address connected, the status or error, what was expected and the milliseconds;
+//! server text is stripped of control characters and a line never exceeds 300 bytes.
+//! -v adds resolved addresses and per-phase timings on stderr.
+
+mod common;
+use common::*;
+
+/// Checks `line` is `{head} in N ms`, N a number, and returns N.
+fn ends_in_ms(line: &str, head: &str) -> u64 {
+    let rest = line
+        .strip_prefix(head)
+        .unwrap_or_else(|| panic!("{line:?} does not start with {head:?}"));
+    let ms = rest
+        .strip_prefix(" in ")
+        .and_then(|rest| rest.strip_suffix(" ms\n"))
+        .unwrap_or_else(|| panic!("{line:?} does not end with ' in N ms'"));
+    ms.parse()
+        .unwrap_or_else(|_| panic!("{ms:?} in {line:?} is not a number"))
+}
+
+#[test]
+fn a_healthy_line_on_stdout() {
+    let server = Server::start(http("200 OK", &[], "ok"));
+    let run = probe(&[&server.url("/health")]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(run.stderr, "");
+    let head = format!(
+        "healthy: {}: 200 OK from {}",
+        server.url("/health"),
+        server.addr
+    );
+    let ms = ends_in_ms(&run.stdout, &head);
+    assert!(ms < run.elapsed.as_millis() as u64 + 1, "{run:?}");
+}
+
+#[test]
+fn an_unhealthy_line_on_stderr_as_in_the_issue() {
+    let server = Server::start(http("503 Service Unavailable", &[], "down"));
+    let target = format!("http://localhost:{}/health", server.port());
+    let run = probe(&[&target]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert_eq!(run.stdout, "");
+    ends_in_ms(
+        &run.stderr,
+        &format!(
+            "unhealthy: {target}: 503 Service Unavailable (expected 200-399) from 127.0.0.1:{}",
+            server.port()
+        ),
+    );
+}
+
+#[test]
+fn an_error_line_has_no_address_when_none_connected() {
+    let port = closed_port();
+    let target = format!("http://127.0.0.1:{port}/");
+    let run = probe(&[&target]);
+    assert_eq!(run.code, 1, "{run:?}");
+    ends_in_ms(
+        &run.stderr,
+        &format!("unhealthy: {target}: connection refused (tried 127.0.0.1:{port})"),
+    );
+}
+
+#[test]
+fn a_tcp_line() {
+    let server = Server::start(Reply::Silent);
+    let run = probe(&[&format!("tcp://{}", server.addr)]);
+    assert_eq!(run.code, 0, "{run:?}");
+    ends_in_ms(
+        &run.stdout,
+        &format!(
+            "healthy: tcp://{}: connected from {}",
+            server.addr, server.addr
+        ),
+    );
+}
+
+#[test]
+fn quiet_silences_healthy_lines_only() {
+    let up = Server::start(http("200 OK", &[], ""));
+    let down = Server::start(http("500 Internal Server Error", &[], ""));
+    for flag in ["-q", "--quiet"] {
+        let run = probe(&[flag, &up.url("/")]);
+        assert_eq!(run.code, 0, "{run:?}");
+        assert_eq!(run.output(), "", "{run:?}");
+
+        let run = probe(&[&up.url("/"), flag, &down.url("/")]);
+        assert_eq!(run.code, 1, "{run:?}");
+        assert_eq!(run.stdout, "", "{run:?}");
+        assert_eq!(run.stderr.lines().count(), 1, "{run:?}");
+        assert!(
+            run.stderr
+                .starts_with(&format!("unhealthy: {}", down.url("/")))
+        );
+    }
+}
+
+#[test]
+fn verbose_adds_addresses_and_timings_on_stderr() {
+    let server = Server::start(http("200 OK", &[], "ok"));
+    let target = format!("http://localhost:{}/", server.port());
+    for flag in ["-v", "--verbose"] {
+        let run = probe(&[flag, &target]);
+        assert_eq!(run.code, 0, "{run:?}");
+        assert_eq!(run.stdout.lines().count(), 1, "{run:?}");
+        let trace: Vec<&str> = run.stderr.lines().collect();
+        let port = server.port();
+        let expected = [
+            format!("resolved localhost to 127.0.0.1:{port}, [::1]:{port} at "),
+            format!("connected to 127.0.0.1:{port} at "),
+            "response 200 at ".to_string(),
+        ];
+        assert_eq!(trace.len(), expected.len(), "{run:?}");
+        for (line, expected) in trace.iter().zip(&expected) {
+            let line = line
+                .strip_prefix(&format!("  {target}: "))
+                .unwrap_or_else(|| panic!("{line:?} does not name the target"));
+            let at = line
+                .strip_prefix(expected.as_str())
+                .unwrap_or_else(|| panic!("{line:?} is not {expected:?}"));
+            let ms: f64 = at
+                .strip_suffix(" ms")
+                .and_then(|ms| ms.parse().ok())
+                .unwrap_or_else(|| panic!("{at:?} is not 'N.N ms'"));
+            assert!(ms >= 0.0);
+        }
+    }
+}
+
+#[test]
+fn a_very_long_url_is_cut_to_300_bytes_keeping_the_end() {
+    let server = Server::start(http("503 Service Unavailable", &[], ""));
+    let path = format!("/{}", "very-long-segment/".repeat(60));
+    let run = probe(&[&server.url(&path)]);
+    assert_eq!(run.code, 1, "{run:?}");
+    let line = run.stderr.trim_end();
+    assert!(line.len() <= MAX_LINE, "{} bytes: {line}", line.len());
+    assert!(line.len() > MAX_LINE - 10, "cut too short: {line}");
+    assert!(line.starts_with("unhealthy: http://127.0.0.1:"), "{line}");
+    // What is ours and short survives the cut: where, and how long.
+    assert!(
+        line.contains(&format!("... from {} in ", server.addr)),
+        "{line}"
+    );
+    assert!(line.ends_with(" ms"), "{line}");
+}
+
+#[test]
+fn server_text_is_cleaned_and_cut() {
+    // A redirect elsewhere puts the server's Location in the line: make it hostile,
+    // with C1 controls, a bidirectional override, a line separator and multi-byte
+    // characters across the cut.
+    let location = format!(
+        "http://127.0.0.2/\u{9b}2J\u{202e}gnp.exe\u{2028}forged line/{}",
+        "ü".repeat(400)
+    );
+    let server = Server::start(http("302 Found", &[("Location", &location)], ""));
+    let run = probe(&[&server.url("/")]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_sane(&run);
+    let line = run.stdout.trim_end();
+    assert_eq!(run.stdout.lines().count(), 1, "{run:?}");
+    assert!(line.len() <= MAX_LINE, "{} bytes", line.len());
+    assert!(
+        line.contains("redirect to http://127.0.0.2/?2J?gnp.exe?forged line/üü"),
+        "{line}"
+    );
+    assert!(line.ends_with(" ms"), "{line}");
+}
+
+#[test]
+fn one_line_per_target_in_the_order_given() {
+    let servers: Vec<Server> = (0..6)
+        .map(|n| {
+            let status = if n % 2 == 0 {
+                "200 OK"
+            } else {
+                "500 Internal Server Error"
+            };
+            Server::start(http(status, &[], ""))
+        })
+        .collect();
+    let urls: Vec<String> = servers.iter().map(|server| server.url("/")).collect();
+    let args: Vec<&str> = urls.iter().map(String::as_str).collect();
+    let run = probe(&args);
+    assert_eq!(run.code, 1, "{run:?}");
+    let healthy: Vec<&str> = run.stdout.lines().collect();
+    let unhealthy: Vec<&str> = run.stderr.lines().collect();
+    assert_eq!(healthy.len(), 3, "{run:?}");
+    assert_eq!(unhealthy.len(), 3, "{run:?}");
+    for (n, url) in urls.iter().enumerate() {
+        let lines = if n % 2 == 0 { &healthy } else { &unhealthy };
+        let prefix = if n % 2 == 0 { "healthy" } else { "unhealthy" };
+        assert!(
+            lines[n / 2].starts_with(&format!("{prefix}: {url}: ")),
+            "{run:?}"
+        );
+    }
+}
