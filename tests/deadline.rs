@@ -47,6 +47,17 @@ fn the_default_deadline_is_3s() {
     assert_timed_out(&run, 3000, "awaiting the response");
 }
 
+/// A long deadline fires on time too: a socket timeout of seconds is rounded up by the
+/// kernel's timer wheel (5 s fired 170 ms late), so every wait is cut into short slices.
+#[test]
+fn a_long_deadline_fires_within_a_few_ms() {
+    let server = Server::start(Reply::Silent);
+    let run = probe(&["--timeout", "5s", &server.url("/")]);
+    assert_eq!(run.code, 1, "{run:?}");
+    let reported = run.reported_ms();
+    assert!((5000..5060).contains(&reported), "{reported} ms: {run:?}");
+}
+
 #[test]
 fn duration_forms() {
     let server = Server::start(Reply::Silent);
