@@ -194,8 +194,10 @@ impl Sandbox {
 
     fn build_as(&self, tag: &str, dockerfile: &str) -> Output {
         use std::io::Write;
+        // --no-cache: tests build in parallel and remove their images when done; a layer
+        // cached from another test's image can vanish mid-build ("failed to get digest").
         let mut child = Command::new("docker")
-            .args(["build", "--quiet", "--tag", tag, "--file", "-"])
+            .args(["build", "--no-cache", "--quiet", "--tag", tag, "--file", "-"])
             .arg(self.context.path())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())

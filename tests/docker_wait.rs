@@ -114,8 +114,10 @@ fn build_image(name: &str) -> Cleanup {
     let executable = std::os::unix::fs::PermissionsExt::from_mode(0o755);
     fs::set_permissions(context.join("app"), executable).expect("chmod app");
 
+    // --no-cache: another test's cleanup may remove a layer this build would reuse.
     let built = docker(&[
         "build",
+        "--no-cache",
         "-q",
         "-t",
         &tag,
