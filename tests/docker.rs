@@ -6,6 +6,7 @@
 //! is named hp-docker-* and removed by a guard when the test ends, pass or fail.
 
 mod common;
+use common::PROXY_VARIABLES;
 use common::system::{TempDir, notice, require, root, static_binary};
 
 use std::fs;
@@ -197,7 +198,15 @@ impl Sandbox {
         // --no-cache: tests build in parallel and remove their images when done; a layer
         // cached from another test's image can vanish mid-build ("failed to get digest").
         let mut child = Command::new("docker")
-            .args(["build", "--no-cache", "--quiet", "--tag", tag, "--file", "-"])
+            .args([
+                "build",
+                "--no-cache",
+                "--quiet",
+                "--tag",
+                tag,
+                "--file",
+                "-",
+            ])
             .arg(self.context.path())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -575,14 +584,7 @@ fn a_dead_proxy_in_the_app_environment_is_ignored() {
     let image = sandbox.build("image", &dockerfile(true, false, Some(&healthcheck)));
     // Port 9 in the container: nothing listens, so a probe that asked it would fail.
     let mut args = Vec::new();
-    for name in [
-        "HTTP_PROXY",
-        "http_proxy",
-        "HTTPS_PROXY",
-        "https_proxy",
-        "ALL_PROXY",
-        "all_proxy",
-    ] {
+    for name in PROXY_VARIABLES {
         args.push("--env".to_string());
         args.push(format!("{name}=http://127.0.0.1:9"));
     }

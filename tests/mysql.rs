@@ -1,6 +1,7 @@
 //! mysql:// against a throwaway MariaDB the test starts (as the mysql user), and scripted
 //! greetings: error packets, other protocols, silence and floods.
 mod common;
+use common::system::{TempDir, is_root, require};
 use common::*;
 
 use std::process::{Child, Command, Stdio};
@@ -20,8 +21,8 @@ impl MariaDb {
     fn start() -> Option<MariaDb> {
         let installed =
             std::path::Path::new(INSTALL_DB).exists() && std::path::Path::new(MARIADBD).exists();
-        if !available("MariaDB (mariadb-install-db, mariadbd)", installed)
-            || !available("root, to run MariaDB as the mysql user", is_root())
+        if !require(installed, "mysql", "MariaDB (mariadb-install-db, mariadbd)")
+            || !require(is_root(), "mysql", "root, to run MariaDB as the mysql user")
         {
             return None;
         }

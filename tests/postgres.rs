@@ -1,6 +1,7 @@
 //! postgres:// against a throwaway PostgreSQL cluster the test creates (run as the postgres
 //! user), and scripted replies for other protocols, silence and floods.
 mod common;
+use common::system::{TempDir, is_root, require};
 use common::*;
 
 use std::path::PathBuf;
@@ -18,9 +19,15 @@ impl Postgres {
     /// everyone else for a SCRAM password.
     fn init() -> Option<Postgres> {
         let bin = postgres_bin();
-        if !available("PostgreSQL (/usr/lib/postgresql/*/bin)", bin.is_some())
-            || !available("root, to run PostgreSQL as the postgres user", is_root())
-        {
+        if !require(
+            bin.is_some(),
+            "postgres",
+            "PostgreSQL (/usr/lib/postgresql/*/bin)",
+        ) || !require(
+            is_root(),
+            "postgres",
+            "root, to run PostgreSQL as the postgres user",
+        ) {
             return None;
         }
         let dir = TempDir::new("postgres");
@@ -54,7 +61,7 @@ impl Postgres {
             .args(["-u", "postgres", "--"])
             .arg(self.bin.join(program))
             // The checkout may be where postgres cannot go (under /root, say).
-            .current_dir(&self.dir.path);
+            .current_dir(self.dir.path());
         command
     }
 

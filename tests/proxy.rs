@@ -5,15 +5,6 @@
 mod common;
 use common::*;
 
-const PROXY_VARIABLES: [&str; 6] = [
-    "HTTP_PROXY",
-    "http_proxy",
-    "HTTPS_PROXY",
-    "https_proxy",
-    "ALL_PROXY",
-    "all_proxy",
-];
-
 #[test]
 fn proxy_variables_pointing_at_a_dead_proxy_change_nothing() {
     let mut cases = Vec::new();

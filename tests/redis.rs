@@ -1,6 +1,7 @@
 //! redis:// against a real redis-server the test starts, and scripted replies for what a
 //! real server will not do on demand (LOADING, BUSY, floods, other protocols).
 mod common;
+use common::system::{TempDir, require};
 use common::*;
 
 use std::io::{Read, Write};
@@ -21,7 +22,7 @@ impl Redis {
             .arg("--version")
             .output()
             .is_ok_and(|output| output.status.success());
-        if !available("redis-server", installed) {
+        if !require(installed, "redis", "redis-server") {
             return None;
         }
         let dir = TempDir::new("redis");

@@ -14,6 +14,17 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
+/// The proxy variables that an application's environment may hold, and that healthprobe
+/// must ignore.
+pub const PROXY_VARIABLES: [&str; 6] = [
+    "HTTP_PROXY",
+    "http_proxy",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+];
+
 pub const BIN: &str = env!("CARGO_BIN_EXE_healthprobe");
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 /// A line never exceeds this many bytes (src/outcome.rs).
@@ -365,27 +376,6 @@ pub fn wait_for_port(port: u16, within: Duration) -> bool {
     false
 }
 
-/// Whether a test's prerequisite (a server binary, root) is there. Outside CI a missing
-/// one skips the test with a notice; under CI=true, where .ci/run installs them, it fails.
-pub fn available(what: &str, present: bool) -> bool {
-    if present {
-        return true;
-    }
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "{what} is required under CI=true (.ci/run installs it)"
-    );
-    eprintln!("skipped: {what} is not available here");
-    false
-}
-
-pub fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|output| output.stdout.trim_ascii() == b"0")
-}
-
 /// Runs a helper command (initdb, pg_ctl ...), failing the test with its output if it fails.
 pub fn run_ok(command: &mut Command) {
     let output = command
@@ -398,64 +388,6 @@ pub fn run_ok(command: &mut Command) {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
-}
-
-/// A fresh directory under the system's temp dir, removed when dropped.
-pub struct TempDir {
-    pub path: std::path::PathBuf,
-}
-
-impl TempDir {
-    pub fn new(name: &str) -> TempDir {
-        static COUNT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        let count = COUNT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let path = std::env::temp_dir().join(format!(
-            "healthprobe-test-{name}-{}-{count}",
-            std::process::id()
-        ));
-        std::fs::create_dir_all(&path).expect("create a temp dir");
-        TempDir { path }
-    }
-
-    /// Hands the directory to a server's user (postgres, mysql), who must write in it.
-    pub fn give_to(&self, owner: &str) {
-        run_ok(
-            Command::new("chown")
-                .arg(format!("{owner}:"))
-                .arg(&self.path),
-        );
-    }
-
-    pub fn join(&self, name: &str) -> String {
-        self.path.join(name).to_string_lossy().into_owned()
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        std::fs::remove_dir_all(&self.path).ok();
-    }
-}
-
-/// Runs the probe under /usr/bin/time and returns its peak memory (KiB) too, when that
-/// tool is here.
-pub fn probe_max_rss(args: &[&str]) -> (Run, Option<u64>) {
-    let time = std::path::Path::new("/usr/bin/time");
-    if !available("/usr/bin/time", time.exists()) {
-        return (probe(args), None);
-    }
-    let report = TempDir::new("rss");
-    let file = report.join("rss");
-    let mut command = Command::new(time);
-    command
-        .args(["-f", "%M", "-o", &file, BIN])
-        .args(args)
-        .env_clear();
-    let run = run(command);
-    let rss = std::fs::read_to_string(&file)
-        .ok()
-        .and_then(|text| text.lines().last()?.trim().parse().ok());
-    (run, rss)
 }
 
 /// Reads up to the blank line that ends a request head (bounded).
@@ -521,10 +453,10 @@ pub fn expect_timeout(target: &str, phase: &str) {
 /// A server that floods: unhealthy with `says` long before the 5 s deadline (an unbounded
 /// reader would still be reading then), in bounded memory.
 pub fn expect_flood_refused(target: &str, says: &str) {
-    let (run, rss) = probe_max_rss(&["--timeout", "5s", target]);
+    let (run, rss) = probe_measured(&["--timeout", "5s", target]);
     assert_eq!(run.code, 1, "{run:?}");
     assert!(run.stderr.contains(says), "should say {says:?}: {run:?}");
-    assert!(rss.is_none_or(|kib| kib < 16 * 1024), "{rss:?} KiB");
+    assert!(rss < 16 * 1024, "{rss} KiB");
 }
 
 /// A listener on 127.0.0.1 whose accept queue is full, so a new connection attempt

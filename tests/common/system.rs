@@ -95,27 +95,43 @@ pub fn in_mount_namespace(script: &str, args: &[&str]) -> super::Run {
     super::run(command)
 }
 
-/// A fresh directory in the system temp dir, removed when dropped.
-pub struct TempDir(pub PathBuf);
+/// A fresh directory under the system's temp dir, removed (with what is in it) when
+/// dropped.
+pub struct TempDir {
+    path: PathBuf,
+}
 
 impl TempDir {
     pub fn new(name: &str) -> TempDir {
         static COUNT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let n = COUNT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let path =
-            std::env::temp_dir().join(format!("hp-docker-{name}-{}-{n}", std::process::id()));
+        let path = std::env::temp_dir().join(format!("hp-test-{name}-{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&path);
         std::fs::create_dir_all(&path).expect("create a temporary directory");
-        TempDir(path)
+        TempDir { path }
     }
 
     pub fn path(&self) -> &Path {
-        &self.0
+        &self.path
+    }
+
+    /// A path inside, as text for a command's argument.
+    pub fn join(&self, name: &str) -> String {
+        self.path.join(name).to_string_lossy().into_owned()
+    }
+
+    /// Hands the directory to a server's user (postgres, mysql), who must write in it.
+    pub fn give_to(&self, owner: &str) {
+        super::run_ok(
+            Command::new("chown")
+                .arg(format!("{owner}:"))
+                .arg(&self.path),
+        );
     }
 }
 
 impl Drop for TempDir {
     fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+        let _ = std::fs::remove_dir_all(&self.path);
     }
 }
