@@ -24,12 +24,14 @@ use crate::target::Target;
 const MAX_REDIRECTS: u32 = 10;
 /// --body-contains looks only this far into the body.
 pub const BODY_LIMIT: u64 = 10 * 1024;
-/// Response headers may be this large. ureq's 128 KiB default buffers cost ~90% of a
-/// probe's instructions just to allocate and zero; a health endpoint's headers are small.
-const INPUT_BUFFER: usize = 16 * 1024;
+/// Response headers may be this large: twice what nginx accepts from an upstream by
+/// default (proxy_buffer_size, one 4 KiB page). ureq zeroes its buffers before use, which
+/// costs an instruction a byte: its 128 KiB defaults were ~90% of a probe's instructions.
+const INPUT_BUFFER: usize = 8 * 1024;
 const MAX_HEADERS: usize = INPUT_BUFFER - 1;
-/// Holds the request line and headers, user headers included.
-const OUTPUT_BUFFER: usize = 8 * 1024;
+/// The request line, Connection, Host's port and the header names and separators, on
+/// top of the method, host, path, user agent and user headers counted one by one.
+const REQUEST_OVERHEAD: usize = 256;
 
 #[derive(Debug)]
 pub struct HttpOptions {
@@ -121,7 +123,7 @@ pub fn probe(
     let result = follow(target, options, budget, &trace);
     let mut trace = trace.lock().unwrap_or_else(PoisonError::into_inner);
     *report = std::mem::take(&mut trace.report);
-    if options.proxy.is_some() {
+    if options.proxy.is_some() && report.verbose {
         report
             .trace
             .push("(the address is the proxy's)".to_string());
@@ -141,7 +143,9 @@ fn follow(
     let mut visited = vec![current.url()];
     let mut redirects = 0;
     loop {
-        let mut response = send(&current, &method, options, budget, trace)?;
+        // The URL is the last one visited (formatting it again costs ~2,000 instructions).
+        let url = visited.last().map_or("", String::as_str);
+        let mut response = send(&current, url, &method, options, budget, trace)?;
         let status = response.status();
         let location = response
             .headers()
@@ -209,6 +213,7 @@ fn follow(
 /// One request, one connection (Connection: close), under what is left of the deadline.
 fn send(
     target: &Target,
+    url: &str,
     method: &str,
     options: &HttpOptions,
     budget: &Budget,
@@ -227,7 +232,7 @@ fn send(
         .allow_non_standard_methods(true)
         .input_buffer_size(INPUT_BUFFER)
         .max_response_header_size(MAX_HEADERS)
-        .output_buffer_size(OUTPUT_BUFFER)
+        .output_buffer_size(request_size(target, method, options))
         // One connection per probe: nothing to keep alive.
         .max_idle_connections(0)
         .max_idle_connections_per_host(0)
@@ -250,7 +255,7 @@ fn send(
         .map_err(|_| Error::Http(format!("invalid method '{method}'")))?;
     let mut request = Request::builder()
         .method(method)
-        .uri(target.url())
+        .uri(url)
         .header(http::header::CONNECTION, "close");
     for (name, value) in &options.headers {
         request = request.header(name.as_str(), value.as_str());
@@ -265,6 +270,22 @@ fn send(
     trace.report.note(&budget, at);
     trace.phase = Phase::Body;
     Ok(response)
+}
+
+/// The output buffer's size: the whole request head, so that it goes out in one write.
+/// (ureq needs room only for its longest line, and zeroes all of it before use.)
+fn request_size(target: &Target, method: &str, options: &HttpOptions) -> usize {
+    let headers: usize = options
+        .headers
+        .iter()
+        .map(|(name, value)| name.len() + value.len() + 4)
+        .sum();
+    REQUEST_OVERHEAD
+        + method.len()
+        + target.host.len()
+        + target.path.len()
+        + options.user_agent.len()
+        + headers
 }
 
 /// Reads at most BODY_LIMIT bytes of the body, however much the server announces.
