@@ -3,7 +3,7 @@
 
 # Debian packages the benchmark needs; each is installed only when missing.
 BENCH_PACKAGES=(hyperfine valgrind nginx-light curl wget busybox-static netcat-openbsd time
-    gcc libc6-dev binutils python3)
+    gcc libc6-dev binutils python3 iproute2 procps)
 
 # The environment every measured command gets: what Docker gives a HEALTHCHECK in a small
 # image. Fixed, because glibc's start-up scans the environment (~600 instructions a
