@@ -74,7 +74,10 @@ pub fn http(status: &str, headers: &[(&str, &str)], body: &str) -> Reply {
     for (name, value) in headers {
         text += &format!("{name}: {value}\r\n");
     }
-    text += &format!("Content-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
+    text += &format!(
+        "Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
     Reply::Bytes(text.into_bytes())
 }
 
