@@ -149,8 +149,15 @@ def instructions(argv, work, name="probe"):
     raise RuntimeError(f"no totals in {out}")
 
 
-def peak_rss(argv, work, times=5):
-    """Peak resident set size in KB (GNU time's %M), the median of a few runs."""
+def peak_rss(argv, work, files, times=5):
+    """Peak resident set size in KB (GNU time's %M), the median of a few runs after the
+    files are dropped from the page cache and read in again by one run, as on a
+    container's first probe. The kernel maps a file's pages in blocks around each fault,
+    and the blocks depend on how the pages came into the cache: so that all peers are
+    measured alike."""
+    for path in files:
+        evict(path)
+    subprocess.run(argv, capture_output=True)
     out = os.path.join(work, "time.out")
     values = []
     for _ in range(times):
@@ -328,11 +335,29 @@ def profile(symbols_binary, url, work):
     for label, cost in sorted(by_owner.items(), key=lambda item: -item[1]):
         lines.append(f"| {label} | {cost:,} | {cost / total:.0%} |")
     lines += ["", "Top entries, inclusive (callgrind_annotate --inclusive=yes):", "", "```"]
+    # "'2" marks a second, recursive entry into a function: counted twice, so left out.
+    inclusive = [(cost, name) for cost, name in inclusive if "'" not in name]
     lines += [f"{cost:>9,}  {short(name)}" for cost, name in inclusive[:25]]
     lines += ["```", "", "Top entries, self (callgrind_annotate):", "", "```"]
     lines += [f"{cost:>9,}  {short(name)}" for cost, name in self_costs[:20]]
     lines += ["```"]
     return "\n".join(lines), total
+
+
+def layout_coverage(symbols_binary, url, layout, work):
+    """How many of the functions a healthy probe runs the layout list names: below all of
+    them, the list is stale (bench/layout.sh makes it anew)."""
+    out = os.path.join(work, "callgrind.layout.out")
+    run(["valgrind", "--tool=callgrind", "--demangle=no", f"--callgrind-out-file={out}",
+         symbols_binary, url])
+    with open(out) as profile:
+        names = {re.sub(r"'\d+$", "", match.group(1)) for match in
+                 re.finditer(r"^c?fn=\(\d+\) (\S+)$", profile.read(), re.MULTILINE)}
+    names = {name for name in names if re.match(r"^[A-Za-z_.$][A-Za-z0-9_.$]*$", name)}
+    with open(layout) as listed:
+        hot = set(listed.read().split())
+    missing = sorted(names - hot)
+    return len(names) - len(missing), len(names)
 
 
 def nginx_state(pid, port):
@@ -362,7 +387,7 @@ def scale_and_failures(args, peers, work):
         argv = [hp] + [target] * 100
         wall = statistics.median(hyperfine([("many", argv)], 30, 3, work)["many"])
         count, code = instructions(argv, work, "many")
-        rss = peak_rss(argv, work, 3)
+        rss = peak_rss(argv, work, [hp], 3)
         rows.append(
             f"| 100 × {kind} targets, one invocation | {fmt_ms(wall)} | {count:,} | {rss:,} KB "
             f"| {fmt_ms(wall / 100)}, {count // 100:,} |")
@@ -394,7 +419,7 @@ def scale_and_failures(args, peers, work):
         f"Left behind: healthprobe processes still running: {len(leftover)}; "
         f"nginx open descriptors {before[0]} before, {after[0]} after; nginx RSS "
         f"{before[1]:,} KB before, {after[1]:,} KB after; connections to the port other than "
-        f"LISTEN: before {before[2] or 'none'}, after {after[2] or 'none'} (TIME-WAIT is the "
+        f"LISTEN: {states(before[2])} before, {states(after[2])} after (TIME-WAIT is the "
         f"server's side of each closed connection, kept by the kernel for 60 s); open file "
         f"handles system-wide: {system_before:,} before, {system_after:,} after (the machine "
         f"is shared, so this moves with other work).",
@@ -427,16 +452,30 @@ def scale_and_failures(args, peers, work):
     for label, ours, theirs, expected in cases:
         count, code = instructions(ours, work, "failure")
         floor_count, _ = instructions(theirs, work, "failure-floor")
-        rss = peak_rss(ours, work, 3)
+        rss = peak_rss(ours, work, [hp], 3)
         wall = statistics.median(walls[f"hp|{label}"])
         costs[label] = (count, wall)
         mark = "" if code == expected else f" (expected {expected})"
         rows.append(
             f"| {label} | {code}{mark} | {fmt_ms(wall)} | {count:,} | {rss:,} KB "
             f"| {fmt_ms(statistics.median(walls[f'floor|{label}']))}, {floor_count:,} |")
+    verdicts = []
+    for label, healthy in (("HTTP 503", "healthy HTTP 200"), ("HTTP, closed port", "healthy HTTP 200"),
+                           ("TCP, closed port", "healthy TCP")):
+        count, wall = costs[label]
+        base_count, base_wall = costs[healthy]
+        verdicts.append(f"{label}: instructions {count / base_count - 1:+.1%}, "
+                        f"wall {wall / base_wall - 1:+.1%}")
     lines += ["", "### Failure paths", "",
-              "Each must cost no more than the healthy probe of its kind.", ""] + rows
+              "Each should cost no more than the healthy probe of its kind.", ""] + rows
+    lines += ["", "Against the healthy probe of the same kind: " + "; ".join(verdicts) + "."]
     return "\n".join(lines), costs
+
+
+def states(counts):
+    if not counts:
+        return "none"
+    return ", ".join(f"{count:,} {state}" for state, count in sorted(counts.items()))
 
 
 def machine():
@@ -462,8 +501,8 @@ def machine():
 def versions(args):
     node = shutil.which("node")
     items = [
-        ("healthprobe", tool_version([args.healthprobe, "--version"])),
-        ("rustc", tool_version(["rustc", "--version"])),
+        ("", tool_version([args.healthprobe, "--version"])),
+        ("", args.rustc),
         ("gcc", tool_version(["gcc", "--version"])),
         ("glibc", deb_version("libc6")),
         ("nginx", tool_version(["nginx", "-v"], r"nginx/\S+")),
@@ -476,7 +515,7 @@ def versions(args):
         ("hyperfine", tool_version(["hyperfine", "--version"])),
         ("valgrind", tool_version(["valgrind", "--version"])),
     ]
-    return ", ".join(f"{name} {version}" for name, version in items)
+    return ", ".join(f"{name} {version}".strip() for name, version in items)
 
 
 def targets(peers, size, hello_size):
@@ -533,7 +572,7 @@ def write_report(path, run_text):
 def main():
     parser = argparse.ArgumentParser()
     for name in ("healthprobe", "symbols", "floor", "hello", "hello-symbols", "output",
-                 "command", "server"):
+                 "command", "server", "rustc", "layout"):
         parser.add_argument(f"--{name}", required=True)
     for name in ("port", "closed", "nginx-pid"):
         parser.add_argument(f"--{name}", type=int, required=True)
@@ -565,12 +604,20 @@ def main():
             if argv:
                 print(f"bench: instructions and RSS, {peer.name} {kind}", file=sys.stderr)
                 peer.figures[kind]["instructions"], _ = instructions(argv, work)
-                peer.figures[kind]["rss"] = peak_rss(argv, work)
+                peer.figures[kind]["rss"] = peak_rss(argv, work, peer.files)
 
     floor = next(peer for peer in peers if peer.name.startswith("C floor"))
     url = f"http://127.0.0.1:{args.port}/health"
     print("bench: profile, scale and failure paths", file=sys.stderr)
     profile_text, _ = profile(args.symbols, url, work)
+    covered, executed = layout_coverage(args.symbols, url, args.layout, work)
+    layout_text = (f"Layout: {covered} of the {executed} functions that this probe runs are "
+                   f"in {os.path.basename(args.layout)}, which the build lays out together"
+                   + ("." if covered == executed else
+                      "; the others are scattered: run bench/layout.sh to update the list."))
+    if covered < executed:
+        print(f"bench: {executed - covered} functions are missing from the layout list; "
+              "run bench/layout.sh", file=sys.stderr)
     scale_text, _ = scale_and_failures(args, peers, work)
     size, hello_size = os.path.getsize(args.healthprobe), os.path.getsize(args.hello)
     targets_text, all_met = targets(peers, size, hello_size)
@@ -592,8 +639,9 @@ def main():
   round). Instructions: `valgrind --tool=callgrind`, one run
   (user space, the dynamic loader included). Peak RSS: `/usr/bin/time -f %M`, median of 5.
   On disk: the binary plus every shared library it loads (ldd, and `LD_DEBUG=libs` for what
-  is loaded at run time; Python's and node's own script files are not counted). Every one
-  of those files is dropped from the page cache first, so all are read in alike.
+  is loaded at run time; Python's and node's own script files are not counted). Before the
+  RSS runs, those files are dropped from the page cache and read in again by one run, so
+  that all are mapped alike (files that other processes hold mapped, such as libc, stay).
 
 ### Targets (healthprobe, healthy HTTP probe)
 
@@ -619,6 +667,8 @@ Where the bytes go (`nm -S` of the same build with its symbol table):
 ### Where the instructions go
 
 {profile_text}
+
+{layout_text}
 
 {scale_text}
 """
