@@ -78,7 +78,7 @@ Options (each also read from the variable in brackets; the command line wins):
   -v, --verbose              also print addresses and timings to stderr
                              [HEALTHPROBE_VERBOSE=1]
       --install DIR          copy this executable to DIR/healthprobe (mode 0755) and
-                             exit, for images without cp: see the README's init container
+                             exit, for images without cp (a Kubernetes init container)
   -h, --help                 print this help
   -V, --version              print the version
   -- CMD [ARGS...]           once healthy, replace this process with CMD (same PID,
@@ -596,24 +596,39 @@ pub fn expand(text: &str, source: &str, env: Env) -> Result<String, Error> {
 }
 
 /// `250ms`, `3s`, `1.5s`, `1m`, or a bare number of seconds; positive and at most a day.
+/// Integer arithmetic, to the nanosecond: parsing floats would add ~15 KB to the binary.
 fn parse_duration(text: &str) -> Option<Duration> {
     let text = text.trim();
     let unit_start = text
         .find(|c: char| !c.is_ascii_digit() && c != '.')
         .unwrap_or(text.len());
     let (number, unit) = text.split_at(unit_start);
-    let seconds_per_unit = match unit {
-        "" | "s" => 1.0,
-        "ms" => 0.001,
-        "m" => 60.0,
+    let nanos_per_unit: u128 = match unit {
+        "" | "s" => 1_000_000_000,
+        "ms" => 1_000_000,
+        "m" => 60_000_000_000,
         _ => return None,
     };
     // Digits with at most one dot: this rules out "nan", "inf", "-1" and "1e3".
-    let shape_ok = !number.is_empty()
-        && number.bytes().filter(|&b| b == b'.').count() <= 1
-        && number.bytes().any(|b| b.is_ascii_digit());
-    let seconds = number.parse::<f64>().ok().filter(|_| shape_ok)? * seconds_per_unit;
-    let duration = Duration::try_from_secs_f64(seconds).ok()?;
+    let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
+    let digits = |part: &str| part.bytes().all(|b| b.is_ascii_digit());
+    if whole.len() + fraction.len() == 0 || !digits(whole) || !digits(fraction) {
+        return None;
+    }
+    // Beyond a nanosecond of a minute (11 places) a fraction changes nothing.
+    let fraction = &fraction[..fraction.len().min(12)];
+    let value = |part: &str| {
+        if part.is_empty() {
+            Some(0)
+        } else {
+            part.parse::<u128>().ok()
+        }
+    };
+    let scale = 10u128.pow(fraction.len() as u32);
+    let nanos = value(whole)?
+        .checked_mul(nanos_per_unit)?
+        .checked_add(value(fraction)? * nanos_per_unit / scale)?;
+    let duration = Duration::from_nanos(u64::try_from(nanos).ok()?);
     (!duration.is_zero() && duration <= Duration::from_secs(24 * 60 * 60)).then_some(duration)
 }
 
@@ -699,8 +714,26 @@ mod tests {
         assert_eq!(ms("1.5s"), Some(1500));
         assert_eq!(ms("1m"), Some(60_000));
         assert_eq!(ms("2"), Some(2000));
+        assert_eq!(ms(".5"), Some(500));
+        assert_eq!(ms("0.25m"), Some(15_000));
+        assert_eq!(ms("1.0005s"), Some(1000));
+        assert_eq!(ms("86400"), Some(86_400_000));
+        assert_eq!(ms("99999999999999999999999999999999999999999"), None);
         for bad in [
-            "0", "0s", "-1s", "nan", "inf", "1e3", "", "s", "1.2.3s", "3h", "1000000",
+            "0",
+            "0s",
+            "-1s",
+            "nan",
+            "inf",
+            "1e3",
+            "",
+            "s",
+            ".",
+            "1.2.3s",
+            "3h",
+            "1000000",
+            "86401",
+            "0.0000000001s",
         ] {
             assert_eq!(ms(bad), None, "{bad}");
         }

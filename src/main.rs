@@ -1,19 +1,27 @@
 //! healthprobe: probe, print one line per target, exit 0 (healthy) or 1 (unhealthy);
 //! with --wait, retry until healthy; with `-- CMD`, then become CMD.
 
+// A C `main` instead of std's runtime start-up: that start-up reads /proc/self/maps to
+// find the main thread's stack guard (~42,000 instructions, more than the probe itself).
+// Under `cargo test` the test harness brings its own main.
+#![cfg_attr(not(test), no_main)]
+
 mod cli;
 mod error;
 mod install;
 mod net;
 mod outcome;
 mod probe;
+mod signal;
 mod target;
 #[cfg(feature = "tls")]
 mod tls;
 mod wait;
 
+use std::ffi::{CStr, OsStr, OsString, c_char, c_int};
 use std::io::Write;
-use std::process::ExitCode;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -21,80 +29,110 @@ use cli::{Command, Config};
 
 /// Usage and configuration errors (BSD's EX_USAGE); never 2, which Docker reserves.
 const EXIT_USAGE: u8 = 64;
+const EXIT_UNHEALTHY: u8 = 1;
 
-fn main() -> ExitCode {
+/// The process entry, called by libc's start-up code with the real argc/argv. They are
+/// passed on explicitly: with no std runtime, `std::env::args()` is empty on musl.
+#[cfg_attr(not(test), unsafe(no_mangle))]
+extern "C" fn main(argc: c_int, argv: *const *const c_char) -> c_int {
     let start = Instant::now();
+    signal::ignore_broken_pipe();
+    let count = usize::try_from(argc).unwrap_or(0);
+    let mut args: Vec<OsString> = (0..count)
+        .map(|index| {
+            // SAFETY: libc hands main `argc` valid NUL-terminated strings in `argv`.
+            let arg = unsafe { CStr::from_ptr(*argv.add(index)) };
+            OsStr::from_bytes(arg.to_bytes()).to_os_string()
+        })
+        .collect();
+    let program = (!args.is_empty()).then(|| args.remove(0));
+    c_int::from(run(program, args, start))
+}
+
+/// Parses, probes, prints one line per target and returns the exit code (or becomes
+/// the `-- CMD`). Output errors (a closed pipe) are ignored: the exit code is the answer.
+fn run(program: Option<OsString>, args: Vec<OsString>, start: Instant) -> u8 {
     let env = |name: &str| std::env::var_os(name);
-    let config: Arc<Config> = match cli::parse(std::env::args_os().skip(1).collect(), &env) {
+    let mut stdout = std::io::stdout().lock();
+    let mut stderr = std::io::stderr().lock();
+    let config: Arc<Config> = match cli::parse(args, &env) {
         Ok(Command::Probe(config)) => Arc::from(config),
         Ok(Command::Help) => {
-            print!("{}", cli::HELP);
-            return ExitCode::SUCCESS;
+            let _ = stdout.write_all(cli::HELP.as_bytes());
+            let _ = stdout.flush();
+            return 0;
         }
         Ok(Command::Version) => {
-            println!("healthprobe {}", env!("CARGO_PKG_VERSION"));
-            return ExitCode::SUCCESS;
+            let _ = writeln!(stdout, "healthprobe {}", env!("CARGO_PKG_VERSION"));
+            let _ = stdout.flush();
+            return 0;
         }
         Ok(Command::Install(dir)) => {
             // argv[0] is where to copy from when /proc is not mounted.
-            let program = std::env::args_os().next().map(std::path::PathBuf::from);
-            return match install::install(&dir, program.as_deref()) {
+            return match install::install(&dir, program.as_deref().map(Path::new)) {
                 Ok((installed, size)) => {
-                    println!("installed {} ({size} bytes)", installed.display());
-                    ExitCode::SUCCESS
+                    let _ = writeln!(stdout, "installed {} ({size} bytes)", installed.display());
+                    let _ = stdout.flush();
+                    0
                 }
                 Err(error) => {
-                    eprintln!("healthprobe: {error}");
-                    ExitCode::from(if error.is_usage() { EXIT_USAGE } else { 1 })
+                    let _ = writeln!(stderr, "healthprobe: {error}");
+                    if error.is_usage() {
+                        EXIT_USAGE
+                    } else {
+                        EXIT_UNHEALTHY
+                    }
                 }
             };
         }
         Err(error) => {
-            eprintln!("healthprobe: {error} (see healthprobe --help)");
-            return ExitCode::from(EXIT_USAGE);
+            let _ = writeln!(stderr, "healthprobe: {error} (see healthprobe --help)");
+            return EXIT_USAGE;
         }
     };
     // Before any probing, so that a typo in CMD does not cost a whole wait.
     if let Some(Err(error)) = config.exec.as_ref().map(wait::check_command) {
-        eprintln!("healthprobe: {error}");
-        return ExitCode::from(EXIT_USAGE);
+        let _ = writeln!(stderr, "healthprobe: {error}");
+        return EXIT_USAGE;
     }
     let outcomes = if config.wait.is_none() && config.exec.is_none() {
         probe::run_all(&config, probe::Budget::new(&config, start))
     } else {
         let progress = |line: wait::Progress| {
             if !config.quiet {
-                eprintln!("healthprobe: {line}");
+                let _ = writeln!(std::io::stderr(), "healthprobe: {line}");
             }
         };
         match wait::until_healthy(&config, start, progress) {
             Ok(outcomes) => outcomes,
             Err(stopped) => {
-                eprintln!("healthprobe: {stopped}");
-                return ExitCode::FAILURE;
+                let _ = writeln!(stderr, "healthprobe: {stopped}");
+                return EXIT_UNHEALTHY;
             }
         }
     };
     for outcome in &outcomes {
         if config.verbose {
             for line in &outcome.trace {
-                eprintln!("  {}: {line}", outcome.target);
+                let _ = writeln!(stderr, "  {}: {line}", outcome.target);
             }
         }
         if !outcome.healthy {
-            eprintln!("{}", outcome.line());
+            let _ = writeln!(stderr, "{}", outcome.line());
         } else if !config.quiet {
-            println!("{}", outcome.line());
+            let _ = writeln!(stdout, "{}", outcome.line());
         }
     }
+    // std's runtime would flush stdout at exit; without it, this does (and exec would
+    // discard what is still buffered).
+    let _ = stdout.flush();
     if !outcomes.iter().all(|outcome| outcome.healthy) {
-        return ExitCode::FAILURE;
+        return EXIT_UNHEALTHY;
     }
     if let Some(command) = &config.exec {
-        // exec discards anything still buffered.
-        std::io::stdout().flush().ok();
-        eprintln!("healthprobe: {}", wait::exec(command));
-        return ExitCode::from(EXIT_USAGE);
+        drop(stdout);
+        let _ = writeln!(stderr, "healthprobe: {}", wait::exec(command));
+        return EXIT_USAGE;
     }
-    ExitCode::SUCCESS
+    0
 }

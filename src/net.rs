@@ -2,7 +2,7 @@
 
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream, ToSocketAddrs};
-use std::sync::mpsc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -29,20 +29,26 @@ pub fn resolve(host: &str, port: u16, deadline: Instant) -> Result<Vec<SocketAdd
     }
     // getaddrinfo cannot be interrupted, so it runs on a thread that we stop waiting for
     // when the deadline passes; the process exits soon after and takes it along.
-    let (sender, receiver) = mpsc::sync_channel(1);
+    let answer = Arc::new(Mutex::new(None));
+    let slot = Arc::clone(&answer);
+    let waiter = thread::current();
     let query = (host.to_string(), port);
     thread::Builder::new()
-        .spawn(move || sender.send(query.to_socket_addrs().map(Vec::from_iter)))
+        .spawn(move || {
+            let result = query.to_socket_addrs().map(Vec::from_iter);
+            *slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(result);
+            waiter.unpark();
+        })
         .map_err(|e| resolve_error(host, &e))?;
-    let addrs = match receiver.recv_timeout(remaining) {
-        Ok(result) => result.map_err(|e| resolve_error(host, &e))?,
-        Err(mpsc::RecvTimeoutError::Timeout) => return Err(Error::Timeout(Phase::Resolve)),
-        Err(mpsc::RecvTimeoutError::Disconnected) => {
-            return Err(Error::Resolve {
-                host: host.to_string(),
-                reason: "the resolver thread failed".to_string(),
-            });
+    let addrs = loop {
+        if let Some(result) = answer.lock().unwrap_or_else(PoisonError::into_inner).take() {
+            break result.map_err(|e| resolve_error(host, &e))?;
         }
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        if remaining.is_zero() {
+            return Err(Error::Timeout(Phase::Resolve));
+        }
+        thread::park_timeout(remaining);
     };
     if addrs.is_empty() {
         return Err(Error::Resolve {

@@ -18,6 +18,7 @@ use crate::cli::Config;
 use crate::error::Error;
 use crate::outcome::{MAX_LINE, Outcome, cap, printable};
 use crate::probe::{self, Budget};
+use crate::signal;
 
 /// How often a running attempt or a pause looks for SIGTERM/SIGINT: the longest a
 /// stopped container waits for us.
@@ -293,54 +294,5 @@ pub fn exec(command: &Exec) -> Error {
     Error::Command {
         program: program.display().to_string(),
         reason,
-    }
-}
-
-/// SIGTERM and SIGINT, caught so that the wait can end with exit 1: as PID 1 in a
-/// container a signal with the default disposition is ignored, and `docker stop` would
-/// hang for its whole grace period. std has no signal API; these two calls to the C
-/// library's signal(3) are all we need, so no crate for them.
-mod signal {
-    use std::ffi::c_int;
-    use std::sync::atomic::{AtomicI32, Ordering};
-
-    // The same numbers on every Linux architecture.
-    const SIGINT: c_int = 2;
-    const SIGTERM: c_int = 15;
-    const SIG_IGN: usize = 1;
-
-    unsafe extern "C" {
-        /// glibc and musl both give it BSD semantics: the handler stays installed.
-        fn signal(signum: c_int, handler: usize) -> usize;
-    }
-
-    /// A handler can only leave a note, and a static is the only place it can reach.
-    static RECEIVED: AtomicI32 = AtomicI32::new(0);
-
-    extern "C" fn note(signum: c_int) {
-        // An atomic store is async-signal-safe.
-        RECEIVED.store(signum, Ordering::SeqCst);
-    }
-
-    pub fn catch_termination() {
-        for signum in [SIGTERM, SIGINT] {
-            let handler = note as extern "C" fn(c_int) as usize;
-            // SAFETY: `note` only stores to an atomic, which is async-signal-safe.
-            let previous = unsafe { signal(signum, handler) };
-            if previous == SIG_IGN {
-                // Ignored by whoever started us (`cmd &` in a script ignores SIGINT):
-                // keep it so, for us and for the command that exec inherits it.
-                // SAFETY: restoring SIG_IGN installs no code at all.
-                unsafe { signal(signum, SIG_IGN) };
-            }
-        }
-    }
-
-    pub fn received() -> Option<&'static str> {
-        match RECEIVED.load(Ordering::SeqCst) {
-            SIGTERM => Some("SIGTERM"),
-            SIGINT => Some("SIGINT"),
-            _ => None,
-        }
     }
 }

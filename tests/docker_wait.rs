@@ -3,8 +3,10 @@
 //! during the wait. Skips with a notice when Docker is missing, but fails under CI=true.
 //! Everything it creates is named hp-wait-* and removed by a guard, pass or fail.
 
+mod common;
+
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -92,9 +94,7 @@ impl Drop for Cleanup {
 
 /// Builds the static binary and a FROM scratch image around it, named hp-wait-NAME-PID.
 fn build_image(name: &str) -> Cleanup {
-    let build = run(Command::new("scripts/build-static.sh").current_dir(ROOT));
-    assert!(build.status.success(), "static build: {}", text(&build));
-    let binary = Path::new(ROOT).join(String::from_utf8_lossy(&build.stdout).trim());
+    let binary = common::system::static_binary();
 
     let tag = format!("hp-wait-{name}-{}", std::process::id());
     let context = std::env::temp_dir().join(&tag);
@@ -105,7 +105,7 @@ fn build_image(name: &str) -> Cleanup {
         compose_project: None,
     };
     fs::create_dir_all(&context).expect("create the build context");
-    fs::copy(&binary, context.join("healthprobe")).expect("copy the static binary");
+    fs::copy(binary, context.join("healthprobe")).expect("copy the static binary");
     // Debian's busybox-static: a static stand-in for the app and for db.
     fs::copy("/bin/busybox", context.join("busybox")).expect("copy /bin/busybox");
     fs::write(context.join("app"), APP).expect("write app");

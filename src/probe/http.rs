@@ -3,13 +3,14 @@
 //! redirect not followed but healthy. ureq does the HTTP (and TLS, in the TLS build); we
 //! decide what healthy means and own the sockets.
 
+use std::borrow::Cow;
 use std::io::{self, Read};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use ureq::Agent;
-use ureq::http::{self, Method, Request, Response, StatusCode};
+use ureq::http::{self, HeaderValue, Method, Request, Response, StatusCode};
 use ureq::unversioned::resolver::{ResolvedSocketAddrs, Resolver};
 #[cfg(feature = "tls")]
 use ureq::unversioned::transport::RustlsConnector;
@@ -27,12 +28,14 @@ use crate::target::{Scheme, Target};
 const MAX_REDIRECTS: u32 = 10;
 /// --body-contains looks only this far into the body.
 pub const BODY_LIMIT: u64 = 10 * 1024;
-/// Response headers may be this large. ureq's 128 KiB default buffers cost ~90% of a
-/// probe's instructions just to allocate and zero; a health endpoint's headers are small.
-const INPUT_BUFFER: usize = 16 * 1024;
+/// Response headers may be this large: twice what nginx accepts from an upstream by
+/// default (proxy_buffer_size, one 4 KiB page). ureq zeroes its buffers before use, which
+/// costs an instruction a byte: its 128 KiB defaults were ~90% of a probe's instructions.
+const INPUT_BUFFER: usize = 8 * 1024;
 const MAX_HEADERS: usize = INPUT_BUFFER - 1;
-/// Holds the request line and headers, user headers included.
-const OUTPUT_BUFFER: usize = 8 * 1024;
+/// The request line, Connection, Host's port and the header names and separators, on
+/// top of the method, host, path, user agent and user headers counted one by one.
+const REQUEST_OVERHEAD: usize = 256;
 /// Said on every line of an https:// target probed with --insecure.
 const UNVERIFIED: &str = "certificate not verified (--insecure)";
 
@@ -155,12 +158,15 @@ fn follow(
     budget: &Budget,
     trace: &Arc<Mutex<Trace>>,
 ) -> Result<Verdict, Error> {
-    let mut current = target.clone();
-    let mut method = options.method.clone();
+    // Borrowed until a redirect changes them: most probes make one request.
+    let mut current = Cow::Borrowed(target);
+    let mut method = options.method.as_str();
     let mut visited = vec![current.url()];
     let mut redirects = 0;
     loop {
-        let mut response = send(&current, &method, options, budget, trace)?;
+        // The URL is the last one visited (formatting it again costs ~2,000 instructions).
+        let url = visited.last().map_or("", String::as_str);
+        let mut response = send(&current, url, method, options, budget, trace)?;
         let status = response.status();
         let location = response
             .headers()
@@ -183,9 +189,9 @@ fn follow(
                     redirects += 1;
                     visited.push(url);
                     if status == StatusCode::SEE_OTHER && method != "HEAD" {
-                        method = "GET".to_string();
+                        method = "GET";
                     }
-                    current = next;
+                    current = Cow::Owned(next);
                     continue;
                 }
             }
@@ -202,7 +208,10 @@ fn follow(
             summary += &format!(", redirect to {location} not followed ({elsewhere})");
         }
         if !options.accepts(status) {
-            summary += &format!(" (expected {})", options.expected());
+            // Pieces, not format!: the unhealthy path should cost no more than the healthy.
+            for piece in [" (expected ", options.expected(), ")"] {
+                summary.push_str(piece);
+            }
             return Ok(Verdict {
                 healthy: false,
                 summary,
@@ -230,6 +239,7 @@ fn follow(
 /// One request, one connection (Connection: close), under what is left of the deadline.
 fn send(
     target: &Target,
+    url: &str,
     method: &str,
     options: &HttpOptions,
     budget: &Budget,
@@ -248,7 +258,7 @@ fn send(
         .allow_non_standard_methods(true)
         .input_buffer_size(INPUT_BUFFER)
         .max_response_header_size(MAX_HEADERS)
-        .output_buffer_size(OUTPUT_BUFFER)
+        .output_buffer_size(request_size(target, method, options))
         // One connection per probe: nothing to keep alive.
         .max_idle_connections(0)
         .max_idle_connections_per_host(0)
@@ -287,13 +297,13 @@ fn send(
     let needs_length = [Method::POST, Method::PUT, Method::PATCH].contains(&method)
         && !given(&http::header::CONTENT_LENGTH)
         && !given(&http::header::TRANSFER_ENCODING);
-    let mut request = Request::builder().method(method).uri(target.url());
+    let mut request = Request::builder().method(method).uri(url);
     // Our defaults give way to the user's -H (Host and User-Agent do in ureq).
     if !given(&http::header::CONNECTION) {
-        request = request.header(http::header::CONNECTION, "close");
+        request = request.header(http::header::CONNECTION, HeaderValue::from_static("close"));
     }
     if needs_length {
-        request = request.header(http::header::CONTENT_LENGTH, "0");
+        request = request.header(http::header::CONTENT_LENGTH, HeaderValue::from_static("0"));
     }
     for (name, value) in &options.headers {
         request = request.header(name.as_str(), value.as_str());
@@ -308,6 +318,22 @@ fn send(
     trace.report.note(&budget, at);
     trace.phase = Phase::Body;
     Ok(response)
+}
+
+/// The output buffer's size: the whole request head, so that it goes out in one write.
+/// (ureq needs room only for its longest line, and zeroes all of it before use.)
+fn request_size(target: &Target, method: &str, options: &HttpOptions) -> usize {
+    let headers: usize = options
+        .headers
+        .iter()
+        .map(|(name, value)| name.len() + value.len() + 4)
+        .sum();
+    REQUEST_OVERHEAD
+        + method.len()
+        + target.host.len()
+        + target.path.len()
+        + options.user_agent.len()
+        + headers
 }
 
 /// Reads at most BODY_LIMIT bytes of the body, however much the server announces.
@@ -336,9 +362,10 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 
 /// "503 Service Unavailable", or just "599" for a code with no standard reason.
 fn status_text(status: StatusCode) -> String {
+    // StatusCode::as_str is the code's three digits, without format!'s machinery.
     match status.canonical_reason() {
-        Some(reason) => format!("{} {reason}", status.as_u16()),
-        None => status.as_u16().to_string(),
+        Some(reason) => [status.as_str(), " ", reason].concat(),
+        None => status.as_str().to_string(),
     }
 }
 
