@@ -47,8 +47,8 @@ fn dockerfile_example_gives_docker_a_longer_timeout_than_the_probe() {
         .collect();
     assert_eq!(
         healthchecks.len(),
-        4,
-        "the runtime and three commented variants"
+        5,
+        "the runtime and four commented variants"
     );
     for line in healthchecks {
         let (flags, command) = line.split_once(" CMD ").expect("exec form");
