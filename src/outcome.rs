@@ -49,14 +49,23 @@ impl Outcome {
         let head = printable(&[verdict, ": ", &self.target, ": ", &self.summary].concat());
         // The tail is ours and short; the head holds the user's and the server's text,
         // so that is what gets cut when the line is too long.
-        let mut tail = String::new();
+        let mut tail = String::with_capacity(64);
         if let Some(peer) = self.peer {
-            let how = if self.via_proxy { "via proxy" } else { "from" };
-            let _ = write!(tail, " {how} {peer}");
+            tail.push_str(if self.via_proxy {
+                " via proxy "
+            } else {
+                " from "
+            });
+            let _ = write!(tail, "{peer}");
         }
-        let _ = write!(tail, " in {} ms", self.elapsed.as_millis());
+        // u64, not the u128 of as_millis(), whose formatting costs far more.
+        let millis = u64::try_from(self.elapsed.as_millis()).unwrap_or(u64::MAX);
+        for piece in [" in ", &millis.to_string(), " ms"] {
+            tail.push_str(piece);
+        }
         if let Some(caveat) = self.caveat {
-            let _ = write!(tail, ", {caveat}");
+            tail.push_str(", ");
+            tail.push_str(caveat);
         }
         cap(&head, MAX_LINE - tail.len()) + &tail
     }
@@ -67,8 +76,12 @@ impl Outcome {
 /// line read as something else) with '?'.
 pub fn printable(text: &str) -> String {
     // The usual case, checked byte by byte, at a fraction of the cost of rebuilding the
-    // text char by char: control characters are ASCII's, or U+0080-U+009F (0xC2 0x80-0x9F).
-    if !text.bytes().any(|b| b < 0x20 || b == 0x7f || b == 0xc2) {
+    // text char by char: control characters are ASCII's, or U+0080-U+009F (0xC2 0x80-0x9F);
+    // the deceptive ones (U+200E-U+2069) all start with 0xE2.
+    if !text
+        .bytes()
+        .any(|b| b < 0x20 || b == 0x7f || b == 0xc2 || b == 0xe2)
+    {
         return text.to_string();
     }
     text.chars()

@@ -170,6 +170,29 @@ fn server_text_is_cleaned_and_cut() {
     assert!(line.ends_with(" ms"), "{line}");
 }
 
+/// A line separator or a bidirectional override alone (no C0 or C1 control beside it to
+/// give the text away) is replaced all the same.
+#[test]
+fn deceptive_unicode_alone_is_replaced() {
+    for (location, cleaned) in [
+        ("http://127.0.0.2/a\u{2028}b", "http://127.0.0.2/a?b"),
+        (
+            "http://127.0.0.2/\u{202e}exe.txt",
+            "http://127.0.0.2/?exe.txt",
+        ),
+        ("http://127.0.0.2/\u{2066}x\u{2069}", "http://127.0.0.2/?x?"),
+    ] {
+        let server = Server::start(http("302 Found", &[("Location", location)], ""));
+        let run = probe(&[&server.url("/")]);
+        assert_eq!(run.code, 0, "{run:?}");
+        assert!(
+            run.stdout
+                .contains(&format!("redirect to {cleaned} not followed")),
+            "{location:?}: {run:?}"
+        );
+    }
+}
+
 #[test]
 fn one_line_per_target_in_the_order_given() {
     let servers: Vec<Server> = (0..6)
