@@ -480,7 +480,11 @@ impl Options<'_> {
             if text.starts_with('-') && text.len() > 1 {
                 return Err(Error::UnknownOption(text.to_string()));
             }
-            texts.push(expand_target(text, &format!("target '{text}'"), env)?);
+            // The error's wording (format!) only where there is something to expand.
+            texts.push(match text.contains('$') {
+                true => expand_target(text, &format!("target '{text}'"), env)?,
+                false => text.to_string(),
+            });
         }
         if texts.is_empty() {
             let listed = env_var(env, VAR)?.unwrap_or_default();

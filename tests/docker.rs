@@ -712,8 +712,11 @@ fn compose_stack_starts_in_dependency_order() {
         let id = String::from_utf8_lossy(&id.stdout).trim().to_string();
         assert!(!id.is_empty(), "no container for {service}");
         // web's check also reaches the api by name, through Docker's DNS, from scratch.
+        // db and cache are scripted stand-ins, probed with the database probes.
         let line = match service {
             "web" => "healthy: http://localhost:8081/health: 200 OK",
+            "db" => "healthy: postgres://localhost:5432: accepting connections",
+            "cache" => "healthy: redis://:@localhost:6379: PONG",
             _ => "healthy: ",
         };
         let output = healthy_with(&id, line);

@@ -313,9 +313,12 @@ fn send(
         .map_err(|e| Error::Http(format!("cannot build the request: {e}")))?;
     let response = agent.run(request).map_err(|e| failure(e, trace))?;
     let mut trace = lock(trace);
-    let at = format!("response {}", response.status().as_u16());
     let budget = trace.budget;
-    trace.report.note(&budget, at);
+    // format_args!, not format!: the text is made only under --verbose.
+    let status = response.status().as_u16();
+    trace
+        .report
+        .note(&budget, format_args!("response {status}"));
     trace.phase = Phase::Body;
     Ok(response)
 }
