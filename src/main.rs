@@ -52,7 +52,7 @@ extern "C" fn main(argc: c_int, argv: *const *const c_char) -> c_int {
 /// Parses, probes, prints one line per target and returns the exit code (or becomes
 /// the `-- CMD`). Output errors (a closed pipe) are ignored: the exit code is the answer.
 fn run(program: Option<OsString>, args: Vec<OsString>, start: Instant) -> u8 {
-    let env = |name: &str| std::env::var_os(name);
+    let env = cli::process_env();
     let mut stdout = std::io::stdout().lock();
     let mut stderr = std::io::stderr().lock();
     let config: Arc<Config> = match cli::parse(args, &env) {
