@@ -593,17 +593,8 @@ fn a_name_that_resolves_only_later_is_retried() {
             if [ -e "/etc/$file" ]; then mount --bind "$2" "/etc/$file" || exit; fi; shift
         done && shift && exec "$@""#;
     let url = format!("http://late.hp-wait.test:{}/", server.port());
-    let mut command = Command::new("unshare");
+    let mut command = common::system::mount_namespace(setup);
     command
-        .args([
-            "--mount",
-            "--propagation",
-            "private",
-            "sh",
-            "-c",
-            setup,
-            "sh",
-        ])
         .args([hosts.path(), nsswitch.path(), resolv.path()])
         .args([BIN, "--wait", "20s", "--interval", "100ms", &url])
         .env_clear();

@@ -77,21 +77,26 @@ pub fn clean(program: &str) -> Command {
     command
 }
 
-/// `sh -c SCRIPT sh ARGS...` in a mount namespace of its own (root only), so the
-/// mounts the script makes vanish with it.
-pub fn in_mount_namespace(script: &str, args: &[&str]) -> super::Run {
+/// `sh -c SCRIPT sh` in a mount namespace of its own (root only), so the mounts the
+/// script makes vanish with it; add the script's arguments, then run or spawn it.
+pub fn mount_namespace(script: &str) -> Command {
     let mut command = clean("unshare");
+    command.args([
+        "--mount",
+        "--propagation",
+        "private",
+        "sh",
+        "-c",
+        script,
+        "sh",
+    ]);
     command
-        .args([
-            "--mount",
-            "--propagation",
-            "private",
-            "sh",
-            "-c",
-            script,
-            "sh",
-        ])
-        .args(args);
+}
+
+/// `sh -c SCRIPT sh ARGS...` in a mount namespace of its own, run to its end.
+pub fn in_mount_namespace(script: &str, args: &[&str]) -> super::Run {
+    let mut command = mount_namespace(script);
+    command.args(args);
     super::run(command)
 }
 
