@@ -400,6 +400,12 @@ struct Setting {
 }
 
 impl Setting {
+    /// The same setting with `${VAR}` expanded; errors name where it came from.
+    fn expanded(self, env: Env) -> Result<Setting, Error> {
+        let text = expand(&self.text, &self.source, env)?;
+        Ok(Setting { text, ..self })
+    }
+
     fn parse<T>(
         &self,
         parse: impl Fn(&str) -> Option<T>,
@@ -441,10 +447,7 @@ impl Options<'_> {
             }),
         };
         setting
-            .map(|setting| {
-                let text = expand(&setting.text, &setting.source, self.env)?;
-                Ok(Setting { text, ..setting })
-            })
+            .map(|setting| setting.expanded(self.env))
             .transpose()
     }
 
@@ -479,10 +482,7 @@ impl Options<'_> {
         };
         settings
             .into_iter()
-            .map(|setting| {
-                let text = expand(&setting.text, &setting.source, self.env)?;
-                Ok(Setting { text, ..setting })
-            })
+            .map(|setting| setting.expanded(self.env))
             .collect()
     }
 

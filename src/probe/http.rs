@@ -535,10 +535,11 @@ impl Resolver for ProbeResolver {
             .trim_start_matches('[')
             .trim_end_matches(']');
         let port = uri.port_u16().unwrap_or(80);
-        let deadline = lock(&self.trace).budget.connect_deadline;
-        let mut trace = lock(&self.trace);
-        trace.phase = Phase::Resolve;
-        drop(trace);
+        let deadline = {
+            let mut trace = lock(&self.trace);
+            trace.phase = Phase::Resolve;
+            trace.budget.connect_deadline
+        };
         let result = net::resolve(host, port, deadline);
         let mut trace = lock(&self.trace);
         match result {
