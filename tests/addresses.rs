@@ -7,6 +7,7 @@ mod common;
 use common::*;
 
 use std::net::{IpAddr, SocketAddr, TcpListener};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// A socket bound to `addr` that does not listen: it keeps the port for the test, and
@@ -22,11 +23,30 @@ fn ok() -> Reply {
     http("200 OK", &[], "ok")
 }
 
+/// A server on `serving` (127.0.0.1 or ::1) and, on the same port, a refusing socket on
+/// the other family. Ports are per family and other tests hold ports too, so a port free
+/// in both is found by trying.
+fn one_family_only(serving: &str, other: &str) -> (Server, socket2::Socket) {
+    for _ in 0..50 {
+        let refuse = refusing(SocketAddr::new(other.parse().expect("ip"), 0));
+        let port = refuse
+            .local_addr()
+            .expect("local address")
+            .as_socket()
+            .expect("an IP address")
+            .port();
+        let serving: IpAddr = serving.parse().expect("ip");
+        if let Ok(listener) = TcpListener::bind((serving, port)) {
+            return (Server::serve(listener, Arc::new(|_: &str| ok())), refuse);
+        }
+    }
+    panic!("no port free on both 127.0.0.1 and ::1");
+}
+
 #[test]
 fn localhost_finds_an_ipv4_only_service() {
-    let server = Server::start(ok());
+    let (server, _no_v6) = one_family_only("127.0.0.1", "::1");
     let port = server.port();
-    let _no_v6 = refusing(SocketAddr::new("::1".parse().expect("ip"), port));
     for target in [
         format!("http://localhost:{port}/"),
         format!("tcp://localhost:{port}"),
@@ -42,9 +62,8 @@ fn localhost_finds_an_ipv4_only_service() {
 
 #[test]
 fn localhost_finds_an_ipv6_only_service() {
-    let server = Server::start_on("[::1]:0", |_| ok());
+    let (server, _no_v4) = one_family_only("::1", "127.0.0.1");
     let port = server.port();
-    let _no_v4 = refusing(SocketAddr::new("127.0.0.1".parse().expect("ip"), port));
     for target in [
         format!("http://localhost:{port}/health"),
         format!("tcp://localhost:{port}"),
