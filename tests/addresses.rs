@@ -7,45 +7,15 @@ mod common;
 use common::*;
 
 use std::net::{IpAddr, SocketAddr, TcpListener};
-use std::sync::Arc;
 use std::time::Duration;
-
-/// A socket bound to `addr` that does not listen: it keeps the port for the test, and
-/// connecting to it is refused.
-fn refusing(addr: SocketAddr) -> socket2::Socket {
-    let domain = socket2::Domain::for_address(addr);
-    let socket = socket2::Socket::new(domain, socket2::Type::STREAM, None).expect("socket");
-    socket.bind(&addr.into()).expect("bind");
-    socket
-}
 
 fn ok() -> Reply {
     http("200 OK", &[], "ok")
 }
 
-/// A server on `serving` (127.0.0.1 or ::1) and, on the same port, a refusing socket on
-/// the other family. Ports are per family and other tests hold ports too, so a port free
-/// in both is found by trying.
-fn one_family_only(serving: &str, other: &str) -> (Server, socket2::Socket) {
-    for _ in 0..50 {
-        let refuse = refusing(SocketAddr::new(other.parse().expect("ip"), 0));
-        let port = refuse
-            .local_addr()
-            .expect("local address")
-            .as_socket()
-            .expect("an IP address")
-            .port();
-        let serving: IpAddr = serving.parse().expect("ip");
-        if let Ok(listener) = TcpListener::bind((serving, port)) {
-            return (Server::serve(listener, Arc::new(|_: &str| ok())), refuse);
-        }
-    }
-    panic!("no port free on both 127.0.0.1 and ::1");
-}
-
 #[test]
 fn localhost_finds_an_ipv4_only_service() {
-    let (server, _no_v6) = one_family_only("127.0.0.1", "::1");
+    let (server, _no_v6) = Server::only_on_family("127.0.0.1", ok());
     let port = server.port();
     for target in [
         format!("http://localhost:{port}/"),
@@ -62,7 +32,7 @@ fn localhost_finds_an_ipv4_only_service() {
 
 #[test]
 fn localhost_finds_an_ipv6_only_service() {
-    let (server, _no_v4) = one_family_only("::1", "127.0.0.1");
+    let (server, _no_v4) = Server::only_on_family("::1", ok());
     let port = server.port();
     for target in [
         format!("http://localhost:{port}/health"),

@@ -219,6 +219,45 @@ impl Server {
         Server { addr, requests }
     }
 
+    /// A server on `ip` (127.0.0.1 or ::1) alone: the same port on the other family is
+    /// held by a socket that does not listen, so connecting there is refused. Ports are
+    /// per family and other tests hold ports too, so one free in both is found by trying.
+    /// Keep the socket for as long as the test needs the refusal.
+    pub fn only_on_family(ip: &str, reply: Reply) -> (Server, socket2::Socket) {
+        let ip: std::net::IpAddr = ip.parse().expect("an IP address");
+        let other: std::net::IpAddr = match ip {
+            std::net::IpAddr::V4(_) => "::1",
+            std::net::IpAddr::V6(_) => "127.0.0.1",
+        }
+        .parse()
+        .expect("an IP address");
+        for _ in 0..50 {
+            let refuse = socket2::Socket::new(
+                socket2::Domain::for_address(SocketAddr::new(other, 0)),
+                socket2::Type::STREAM,
+                None,
+            )
+            .expect("socket");
+            refuse
+                .bind(&SocketAddr::new(other, 0).into())
+                .expect("bind a loopback port");
+            let port = refuse
+                .local_addr()
+                .expect("local address")
+                .as_socket()
+                .expect("an IP address")
+                .port();
+            if let Ok(listener) = TcpListener::bind((ip, port)) {
+                let reply = reply.clone();
+                return (
+                    Server::serve(listener, Arc::new(move |_: &str| reply.clone())),
+                    refuse,
+                );
+            }
+        }
+        panic!("no port free on both 127.0.0.1 and ::1");
+    }
+
     pub fn port(&self) -> u16 {
         self.addr.port()
     }
