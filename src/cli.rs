@@ -11,6 +11,7 @@ use pico_args::Arguments;
 use crate::error::Error;
 use crate::probe::grpc;
 use crate::probe::http::{HttpOptions, StatusSet};
+use crate::sys;
 use crate::target::{Scheme, Target, redact};
 use crate::wait::Exec;
 
@@ -158,37 +159,13 @@ const PREFIX: &str = "HEALTHPROBE_";
 /// (the usual case), the ~17 lookups of one are answered without a getenv each: together
 /// they cost 4% of a probe, more in a container with many variables.
 pub fn process_env() -> impl Fn(&str) -> Option<OsString> {
-    let configured = own_variable_set();
+    let configured = sys::environ_has_prefix(PREFIX.as_bytes());
     move |name: &str| {
         if !configured && name.starts_with(PREFIX) {
             return None;
         }
         std::env::var_os(name)
     }
-}
-
-/// Whether any variable's name starts with PREFIX, from one pass over the C environment
-/// that copies nothing (std::env::vars_os would copy every variable to look at it).
-fn own_variable_set() -> bool {
-    unsafe extern "C" {
-        static environ: *const *const u8;
-    }
-    let prefix = PREFIX.as_bytes();
-    // SAFETY: environ is a null-terminated array of NUL-terminated strings, and nothing
-    // changes it meanwhile (no other thread runs yet, and nothing here calls setenv). The
-    // comparison stops at the first byte that differs, so it never reads past a string's
-    // NUL, which differs from every byte of the prefix.
-    unsafe {
-        let mut entry = environ;
-        while !entry.is_null() && !(*entry).is_null() {
-            let name = *entry;
-            if (0..prefix.len()).all(|i| *name.add(i) == prefix[i]) {
-                return true;
-            }
-            entry = entry.add(1);
-        }
-    }
-    false
 }
 
 pub fn parse(mut args: Vec<OsString>, env: Env) -> Result<Command, Error> {

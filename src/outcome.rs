@@ -27,20 +27,6 @@ pub struct Outcome {
 }
 
 impl Outcome {
-    /// For a probe that died (a bug): the target is then unhealthy, never silently skipped.
-    pub fn failed_unexpectedly(target: &str, elapsed: Duration) -> Outcome {
-        Outcome {
-            target: target.to_string(),
-            healthy: false,
-            summary: "the probe failed unexpectedly".to_string(),
-            peer: None,
-            via_proxy: false,
-            elapsed,
-            trace: Vec::new(),
-            caveat: None,
-        }
-    }
-
     /// `healthy: TARGET: SUMMARY from PEER in N ms[, CAVEAT]` (`via proxy PEER` through a
     /// proxy), cleaned of control characters and
     /// capped at MAX_LINE bytes.
