@@ -8,12 +8,11 @@ use std::time::Duration;
 
 use pico_args::Arguments;
 
+use crate::config::{Config, Exec, HttpOptions, StatusSet};
 use crate::error::Error;
 use crate::probe::grpc;
-use crate::probe::http::{HttpOptions, StatusSet};
 use crate::sys;
 use crate::target::{Scheme, Target, redact};
-use crate::wait::Exec;
 
 pub const HELP: &str = "\
 healthprobe: is this service healthy? Probes each TARGET under one hard deadline,
@@ -130,23 +129,6 @@ pub enum Command {
     /// `--install DIR`: copy ourselves into DIR, probe nothing.
     Install(PathBuf),
     Probe(Box<Config>),
-}
-
-/// Everything a run needs, validated.
-#[derive(Debug)]
-pub struct Config {
-    pub targets: Vec<Target>,
-    pub timeout: Duration,
-    pub connect_timeout: Duration,
-    pub http: HttpOptions,
-    pub quiet: bool,
-    pub verbose: bool,
-    /// --wait: retry until healthy or this much time has passed since the start.
-    pub wait: Option<Duration>,
-    /// --interval: the pause between two attempts of --wait.
-    pub interval: Duration,
-    /// `-- CMD [ARGS...]`: what replaces this process once every target is healthy.
-    pub exec: Option<Exec>,
 }
 
 /// Looks up an environment variable; injected so that tests need no process environment.

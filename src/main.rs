@@ -5,6 +5,7 @@
 #![cfg_attr(not(test), no_main)]
 
 mod cli;
+mod config;
 mod error;
 mod install;
 mod net;
@@ -22,7 +23,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
-use cli::{Command, Config};
+use cli::Command;
+use config::Config;
 
 /// Usage and configuration errors (BSD's EX_USAGE); never 2, which Docker reserves.
 const EXIT_USAGE: u8 = 64;

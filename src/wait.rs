@@ -2,7 +2,6 @@
 //! every --interval until every target is healthy at once or --wait has passed, then
 //! `-- CMD` replaces this process. SIGTERM and SIGINT end the wait at once.
 
-use std::ffi::OsString;
 use std::fmt;
 use std::io;
 use std::os::unix::ffi::OsStrExt;
@@ -14,7 +13,7 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::cli::Config;
+use crate::config::{Config, Exec};
 use crate::error::Error;
 use crate::outcome::{MAX_LINE, Outcome, cap, printable};
 use crate::probe::{self, Budget};
@@ -26,15 +25,6 @@ const SLICE: Duration = Duration::from_millis(25);
 
 /// Where execvp(3) looks when PATH is unset (musl's list, a superset of glibc's).
 const DEFAULT_PATH: &str = "/usr/local/bin:/bin:/usr/bin";
-
-/// `-- CMD [ARGS...]`: run once every target is healthy.
-#[derive(Debug)]
-pub struct Exec {
-    pub program: OsString,
-    pub args: Vec<OsString>,
-    /// PATH as this process has it, to find the program before anything is probed.
-    pub search_path: Option<OsString>,
-}
 
 /// The wait ended early because of this signal.
 #[derive(Debug)]

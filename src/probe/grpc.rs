@@ -8,8 +8,8 @@ mod hpack;
 
 use std::time::Instant;
 
-use super::http::HttpOptions;
 use super::{Budget, Report, Verdict, open};
+use crate::config::HttpOptions;
 use crate::error::Error;
 use crate::net::DeadlineStream;
 use crate::target::{Target, percent_decode};

@@ -20,6 +20,7 @@ use ureq::unversioned::transport::{
 };
 
 use super::{Budget, Report, Verdict};
+use crate::config::HttpOptions;
 use crate::error::{Error, Phase};
 use crate::net;
 use crate::target::{Scheme, Target};
@@ -39,22 +40,6 @@ const REQUEST_OVERHEAD: usize = 256;
 /// Said on every line of an https:// target probed with --insecure.
 const UNVERIFIED: &str = "certificate not verified (--insecure)";
 
-#[derive(Debug)]
-pub struct HttpOptions {
-    pub method: String,
-    pub headers: Vec<(String, String)>,
-    /// None: the kubelet's 200-399, with redirects followed.
-    pub status: Option<StatusSet>,
-    pub body_contains: Option<String>,
-    pub user_agent: String,
-    pub proxy: Option<ureq::Proxy>,
-    /// -k/--insecure: https:// without verifying the server's certificate.
-    pub insecure: bool,
-    /// Roots, client certificate and verification for https://, built from the options.
-    #[cfg(feature = "tls")]
-    pub tls: ureq::tls::TlsConfig,
-}
-
 impl HttpOptions {
     fn accepts(&self, status: StatusCode) -> bool {
         match &self.status {
@@ -73,54 +58,12 @@ impl HttpOptions {
     }
 
     fn expected(&self) -> &str {
-        self.status.as_ref().map_or("200-399", |set| &set.text)
+        self.status.as_ref().map_or("200-399", |set| set.text())
     }
 
     /// What the line of `target` must say whatever the outcome: that nothing was verified.
     pub fn caveat(&self, target: &Target) -> Option<&'static str> {
         (self.insecure && target.scheme == Scheme::Https).then_some(UNVERIFIED)
-    }
-}
-
-/// The statuses --status accepts: `200`, `2xx`, `200-299`, or a comma list of these.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StatusSet {
-    ranges: Vec<(u16, u16)>,
-    text: String,
-}
-
-impl StatusSet {
-    pub fn parse(text: &str) -> Option<StatusSet> {
-        let code = |part: &str| {
-            let code: u16 = part.parse().ok()?;
-            (part.len() == 3 && (100..=599).contains(&code)).then_some(code)
-        };
-        let range = |part: &str| -> Option<(u16, u16)> {
-            let part = part.trim();
-            if let Some(class) = part.strip_suffix("xx").or_else(|| part.strip_suffix("XX")) {
-                let class: u16 = class
-                    .parse()
-                    .ok()
-                    .filter(|c| (1..=5).contains(c) && class.len() == 1)?;
-                return Some((class * 100, class * 100 + 99));
-            }
-            let (low, high) = match part.split_once('-') {
-                Some((low, high)) => (code(low.trim())?, code(high.trim())?),
-                None => (code(part)?, code(part)?),
-            };
-            (low <= high).then_some((low, high))
-        };
-        let ranges = text.split(',').map(range).collect::<Option<Vec<_>>>()?;
-        Some(StatusSet {
-            ranges,
-            text: text.split_whitespace().collect(),
-        })
-    }
-
-    pub fn accepts(&self, code: u16) -> bool {
-        self.ranges
-            .iter()
-            .any(|&(low, high)| (low..=high).contains(&code))
     }
 }
 

@@ -14,7 +14,7 @@ use std::panic;
 use std::thread;
 use std::time::Instant;
 
-use crate::cli::Config;
+use crate::config::Config;
 use crate::error::Error;
 use crate::net;
 use crate::outcome::{Outcome, millis};
