@@ -10,9 +10,8 @@ use pico_args::Arguments;
 
 use crate::config::{Config, Exec, HttpOptions, StatusSet};
 use crate::error::Error;
-use crate::probe::grpc;
 use crate::sys;
-use crate::target::{Scheme, Target, redact};
+use crate::target::{Target, redact};
 
 pub const HELP: &str = "\
 healthprobe: is this service healthy? Probes each TARGET under one hard deadline,
@@ -250,9 +249,6 @@ pub fn parse(mut args: Vec<OsString>, env: Env) -> Result<Command, Error> {
             "--body-contains needs a body, and a HEAD response has none",
         ));
     }
-    if targets.iter().any(|target| target.scheme == Scheme::Grpc) {
-        grpc::check_metadata(&headers)?;
-    }
     #[cfg(feature = "tls")]
     let tls = tls_config(cacert, client_cert, client_key, insecure)?;
     #[cfg(not(feature = "tls"))]
@@ -272,21 +268,27 @@ pub fn parse(mut args: Vec<OsString>, env: Env) -> Result<Command, Error> {
             "--interval needs --wait (or HEALTHPROBE_WAIT): without it there is one attempt",
         ));
     }
+    let http = HttpOptions {
+        method,
+        headers,
+        status,
+        body_contains,
+        user_agent,
+        proxy,
+        insecure,
+        #[cfg(feature = "tls")]
+        tls,
+    };
+    // Each kind's own rule on the options (gRPC's on metadata), in the order of the
+    // targets, as the one rule it replaced ran.
+    for check in targets.iter().filter_map(|target| target.kind.check) {
+        check(&http)?;
+    }
     Ok(Command::Probe(Box::new(Config {
         targets,
         timeout,
         connect_timeout,
-        http: HttpOptions {
-            method,
-            headers,
-            status,
-            body_contains,
-            user_agent,
-            proxy,
-            insecure,
-            #[cfg(feature = "tls")]
-            tls,
-        },
+        http,
         quiet,
         verbose,
         wait,

@@ -8,18 +8,49 @@ mod hpack;
 
 use std::time::Instant;
 
-use super::{Budget, Report, Verdict, open};
+use super::{Budget, Kind, Report, TlsScheme, Verdict, open};
 use crate::config::HttpOptions;
 use crate::error::Error;
 use crate::net::DeadlineStream;
-use crate::target::{Target, percent_decode};
+use crate::target::{PathParts, Target, Userinfo, percent_decode, require_graphic};
+
+pub static KIND: Kind = Kind {
+    schemes: &["grpc"],
+    // grpcs:// is refused as needing the TLS build, which does not probe it yet either.
+    tls: Some(TlsScheme {
+        scheme: "grpcs",
+        default_port: None,
+        available: false,
+    }),
+    default_port: None,
+    userinfo: Userinfo::Refused,
+    path: service_path,
+    check: Some(check_metadata),
+    probe,
+};
+
+/// `/SERVICE`, percent-encoded, or nothing (the server as a whole).
+fn service_path(path: &str) -> Result<PathParts, String> {
+    if path.contains('?') {
+        return Err("a grpc:// target takes no query: write grpc://HOST:PORT/SERVICE".to_string());
+    }
+    let path = if path == "/" { "" } else { path };
+    require_graphic(path)?;
+    if String::from_utf8(percent_decode(path.as_bytes())).is_err() {
+        return Err("the service name is not UTF-8 once percent-decoded".to_string());
+    }
+    Ok(PathParts {
+        path: path.to_string(),
+        database: None,
+    })
+}
 
 const METHOD: &str = "/grpc.health.v1.Health/Check";
 /// A HealthCheckResponse is a few bytes. The cap also keeps the reply within HTTP/2's
 /// initial flow-control window (65,535 bytes), so we never send WINDOW_UPDATE.
 const MAX_REPLY: usize = 16 * 1024;
 
-pub fn probe(
+fn probe(
     target: &Target,
     options: &HttpOptions,
     budget: &Budget,
@@ -54,8 +85,8 @@ fn service(target: &Target) -> String {
 
 /// Request metadata that HTTP/2 forbids (connection-specific headers) or that gRPC sets
 /// itself is a usage error. Pseudo-headers (":path") never get here: `-H` takes tokens.
-pub fn check_metadata(headers: &[(String, String)]) -> Result<(), Error> {
-    for (name, value) in headers {
+fn check_metadata(options: &HttpOptions) -> Result<(), Error> {
+    for (name, value) in &options.headers {
         let lower = name.to_ascii_lowercase();
         let reserved = matches!(
             lower.as_str(),

@@ -19,11 +19,33 @@ use ureq::unversioned::transport::{
     TcpConnector, Transport,
 };
 
-use super::{Budget, Report, Verdict};
+use super::{Budget, Kind, Report, TlsScheme, Verdict};
 use crate::config::HttpOptions;
 use crate::error::{Error, Phase};
 use crate::net;
-use crate::target::{Scheme, Target};
+use crate::target::{PathParts, Target, Userinfo};
+
+pub static KIND: Kind = Kind {
+    schemes: &["http"],
+    tls: Some(TlsScheme {
+        scheme: "https",
+        default_port: Some(443),
+        available: cfg!(feature = "tls"),
+    }),
+    default_port: Some(80),
+    userinfo: Userinfo::Refused,
+    path: |path| {
+        Ok(PathParts {
+            path: match path.starts_with('/') {
+                true => path.to_string(),
+                false => format!("/{path}"),
+            },
+            database: None,
+        })
+    },
+    check: None,
+    probe,
+};
 
 /// The kubelet's limit, and ureq's default.
 const MAX_REDIRECTS: u32 = 10;
@@ -63,11 +85,11 @@ impl HttpOptions {
 
     /// What the line of `target` must say whatever the outcome: that nothing was verified.
     pub fn caveat(&self, target: &Target) -> Option<&'static str> {
-        (self.insecure && target.scheme == Scheme::Https).then_some(UNVERIFIED)
+        (self.insecure && target.tls).then_some(UNVERIFIED)
     }
 }
 
-pub fn probe(
+fn probe(
     target: &Target,
     options: &HttpOptions,
     budget: &Budget,
@@ -326,7 +348,7 @@ enum Redirect {
 
 /// Resolves a Location header against `current`.
 fn redirect_target(current: &Target, location: &str) -> Result<Redirect, Error> {
-    let scheme = current.scheme.name();
+    let scheme = current.scheme;
     // A scheme is a letter, then letters, digits, '+', '-' or '.' (RFC 3986); a "://"
     // after anything else is part of a path or query.
     let absolute_scheme = location

@@ -5,10 +5,21 @@
 //! credentials are needed: user, password and database in the URL are ignored.
 
 use super::wire::{Wire, quote, stranger};
-use super::{Budget, Report, Verdict, open};
+use super::{Budget, Kind, Report, Verdict, open};
+use crate::config::HttpOptions;
 use crate::error::{Error, Phase};
 use crate::outcome::cap;
-use crate::target::Target;
+use crate::target::{Target, Userinfo, database_path};
+
+pub static KIND: Kind = Kind {
+    schemes: &["mysql"],
+    tls: None,
+    default_port: Some(3306),
+    userinfo: Userinfo::UserPassword,
+    path: database_path,
+    check: None,
+    probe,
+};
 
 const AWAITING: Phase = Phase::Protocol("awaiting the server's greeting");
 
@@ -20,7 +31,12 @@ const MAX_VERSION: usize = 60;
 const HANDSHAKE_V10: u8 = 0x0a;
 const ERROR_PACKET: u8 = 0xff;
 
-pub fn probe(target: &Target, budget: &Budget, report: &mut Report) -> Result<Verdict, Error> {
+fn probe(
+    target: &Target,
+    _: &HttpOptions,
+    budget: &Budget,
+    report: &mut Report,
+) -> Result<Verdict, Error> {
     let mut wire = Wire::new(open(target, budget, report)?, budget);
     let mut packet = [0u8; MAX_GREETING];
     // A packet: 3-byte little-endian payload length, sequence number 0, then the payload.

@@ -4,9 +4,33 @@
 //! (-MASTERDOWN) answers with an error instead, which the line quotes.
 
 use super::wire::{Wire, quote, stranger};
-use super::{Budget, Report, Verdict, open};
+use super::{Budget, Kind, Report, Verdict, open};
+use crate::config::HttpOptions;
 use crate::error::{Error, Phase};
-use crate::target::Target;
+use crate::target::{PathParts, Target, Userinfo};
+
+pub static KIND: Kind = Kind {
+    schemes: &["redis"],
+    tls: None,
+    default_port: Some(6379),
+    userinfo: Userinfo::PasswordAlone,
+    path: database_number,
+    check: None,
+    probe,
+};
+
+/// redis://HOST/2 names a database; PING answers the same in each.
+fn database_number(path: &str) -> Result<PathParts, String> {
+    let number = path.split('?').next().unwrap_or_default();
+    match number
+        .trim_start_matches('/')
+        .bytes()
+        .all(|b| b.is_ascii_digit())
+    {
+        true => Ok(PathParts::default()),
+        false => Err("a redis:// path is a database number, as in redis://HOST/0".to_string()),
+    }
+}
 
 const SENDING: Phase = Phase::Protocol("sending PING");
 const AWAITING_AUTH: Phase = Phase::Protocol("awaiting the reply to AUTH");
@@ -15,7 +39,12 @@ const AWAITING_PING: Phase = Phase::Protocol("awaiting the reply to PING");
 /// A reply line (+PONG, -LOADING ...) is short: one longer than this is not Redis.
 const MAX_LINE: usize = 1024;
 
-pub fn probe(target: &Target, budget: &Budget, report: &mut Report) -> Result<Verdict, Error> {
+fn probe(
+    target: &Target,
+    _: &HttpOptions,
+    budget: &Budget,
+    report: &mut Report,
+) -> Result<Verdict, Error> {
     let mut wire = Wire::new(open(target, budget, report)?, budget);
     let password = target.password.as_ref().map(|secret| secret.expose());
     // AUTH and PING go together: one round trip, and PING's answer is only read once
