@@ -25,10 +25,7 @@ use std::time::Instant;
 
 use cli::Command;
 use config::Config;
-
-/// Usage and configuration errors (BSD's EX_USAGE); never 2, which Docker reserves.
-const EXIT_USAGE: u8 = 64;
-const EXIT_UNHEALTHY: u8 = 1;
+use error::Error;
 
 /// Parses, probes, prints one line per target and returns the exit code (or becomes
 /// the `-- CMD`). Output errors (a closed pipe) are ignored: the exit code is the answer.
@@ -58,23 +55,19 @@ fn run(program: Option<OsString>, args: Vec<OsString>, start: Instant) -> u8 {
                 }
                 Err(error) => {
                     let _ = writeln!(stderr, "healthprobe: {error}");
-                    if error.is_usage() {
-                        EXIT_USAGE
-                    } else {
-                        EXIT_UNHEALTHY
-                    }
+                    error.exit_code()
                 }
             };
         }
         Err(error) => {
             let _ = writeln!(stderr, "healthprobe: {error} (see healthprobe --help)");
-            return EXIT_USAGE;
+            return error.exit_code();
         }
     };
     // Before any probing, so that a typo in CMD does not cost a whole wait.
     if let Some(Err(error)) = config.exec.as_ref().map(wait::check_command) {
         let _ = writeln!(stderr, "healthprobe: {error}");
-        return EXIT_USAGE;
+        return error.exit_code();
     }
     let outcomes = if config.wait.is_none() && config.exec.is_none() {
         probe::run_all(&config, probe::Budget::new(&config, start))
@@ -88,7 +81,7 @@ fn run(program: Option<OsString>, args: Vec<OsString>, start: Instant) -> u8 {
             Ok(outcomes) => outcomes,
             Err(stopped) => {
                 let _ = writeln!(stderr, "healthprobe: {stopped}");
-                return EXIT_UNHEALTHY;
+                return stopped.exit_code();
             }
         }
     };
@@ -108,12 +101,14 @@ fn run(program: Option<OsString>, args: Vec<OsString>, start: Instant) -> u8 {
     // discard what is still buffered).
     let _ = stdout.flush();
     if !outcomes.iter().all(|outcome| outcome.healthy) {
-        return EXIT_UNHEALTHY;
+        // Each unhealthy line is printed already.
+        return Error::Unhealthy.exit_code();
     }
     if let Some(command) = &config.exec {
         drop(stdout);
-        let _ = writeln!(stderr, "healthprobe: {}", wait::exec(command));
-        return EXIT_USAGE;
+        let error = wait::exec(command);
+        let _ = writeln!(stderr, "healthprobe: {error}");
+        return error.exit_code();
     }
     0
 }

@@ -26,16 +26,6 @@ const SLICE: Duration = Duration::from_millis(25);
 /// Where execvp(3) looks when PATH is unset (musl's list, a superset of glibc's).
 const DEFAULT_PATH: &str = "/usr/local/bin:/bin:/usr/bin";
 
-/// The wait ended early because of this signal.
-#[derive(Debug)]
-pub struct Stopped(&'static str);
-
-impl fmt::Display for Stopped {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "stopped by {} while waiting", self.0)
-    }
-}
-
 /// A line for people watching the logs: printed when something changed, not per attempt.
 pub enum Progress<'a> {
     Failing {
@@ -82,7 +72,7 @@ enum Seen {
 
 /// Probes every target until all are healthy in the same attempt, or --wait has passed
 /// since `start`; without --wait (exec only) there is a single attempt. Returns the last
-/// attempt's outcomes, or `Stopped` as soon as SIGTERM or SIGINT arrives.
+/// attempt's outcomes, or `Error::Stopped` as soon as SIGTERM or SIGINT arrives.
 ///
 /// No attempt outlives the wait: each keeps its own --timeout but is cut short at the
 /// wait's deadline, and once the deadline has come no attempt starts.
@@ -90,7 +80,7 @@ pub fn until_healthy(
     config: &Arc<Config>,
     start: Instant,
     mut progress: impl FnMut(Progress),
-) -> Result<Vec<Outcome>, Stopped> {
+) -> Result<Vec<Outcome>, Error> {
     sys::catch_termination();
     let deadline = start + config.wait.unwrap_or(config.timeout);
     let mut seen = vec![None; config.targets.len()];
@@ -99,7 +89,7 @@ pub fn until_healthy(
         let outcomes = attempt(config, within(config, attempt_start, deadline))?;
         // A signal that came with the last answer still wins: CMD must not start then.
         if let Some(signal) = sys::received_signal() {
-            return Err(Stopped(signal));
+            return Err(Error::Stopped(signal));
         }
         if config.wait.is_none() {
             return Ok(outcomes);
@@ -161,7 +151,7 @@ fn within(config: &Config, start: Instant, deadline: Instant) -> Budget {
 
 /// One attempt, on its own thread so that a signal ends the wait even while a connect or
 /// a read blocks: that thread is then left behind, and ends with the process.
-fn attempt(config: &Arc<Config>, budget: Budget) -> Result<Vec<Outcome>, Stopped> {
+fn attempt(config: &Arc<Config>, budget: Budget) -> Result<Vec<Outcome>, Error> {
     let (sender, receiver) = mpsc::sync_channel(1);
     let shared = Arc::clone(config);
     let spawned =
@@ -172,7 +162,7 @@ fn attempt(config: &Arc<Config>, budget: Budget) -> Result<Vec<Outcome>, Stopped
     };
     loop {
         if let Some(signal) = sys::received_signal() {
-            return Err(Stopped(signal));
+            return Err(Error::Stopped(signal));
         }
         match receiver.recv_timeout(SLICE) {
             Ok(outcomes) => return Ok(outcomes),
@@ -188,10 +178,10 @@ fn attempt(config: &Arc<Config>, budget: Budget) -> Result<Vec<Outcome>, Stopped
 }
 
 /// Sleeps until `resume`, in slices, so that a signal is noticed promptly.
-fn pause_until(resume: Instant) -> Result<(), Stopped> {
+fn pause_until(resume: Instant) -> Result<(), Error> {
     loop {
         if let Some(signal) = sys::received_signal() {
-            return Err(Stopped(signal));
+            return Err(Error::Stopped(signal));
         }
         let left = resume.saturating_duration_since(Instant::now());
         if left.is_zero() {

@@ -197,7 +197,7 @@ fn judge(reply: &h2::Response, service: &str) -> Result<Verdict, Error> {
     };
     let code: u32 = status
         .parse()
-        .map_err(|_| Error::Http(format!("invalid grpc-status '{status}'")))?;
+        .map_err(|_| Error::InvalidReply(format!("invalid grpc-status '{status}'")))?;
     if code != 0 {
         let message = field(trailers, "grpc-message").unwrap_or_default();
         let message = String::from_utf8_lossy(&percent_decode(message.as_bytes())).into_owned();
@@ -223,13 +223,14 @@ fn judge(reply: &h2::Response, service: &str) -> Result<Verdict, Error> {
 fn not_grpc(reply: &h2::Response) -> Error {
     let status = field(&reply.headers, ":status").unwrap_or_default();
     let content_type = field(&reply.headers, "content-type").unwrap_or_default();
-    Error::Http(if status != "200" {
+    let why = if status != "200" {
         format!("HTTP/2 status {status} and no grpc-status: not a gRPC server?")
     } else if !content_type.starts_with("application/grpc") {
         format!("not a gRPC reply (content-type '{content_type}')")
     } else {
-        "the reply ended without a grpc-status".to_string()
-    })
+        return Error::InvalidReply("the reply ended without a grpc-status".to_string());
+    };
+    Error::OtherProtocol(why)
 }
 
 fn field(fields: &[hpack::Field], name: &str) -> Option<String> {
@@ -290,7 +291,7 @@ fn serving_name(status: u64) -> String {
 /// message of the reply. Unknown fields are skipped, as protobuf requires; a missing
 /// status is proto3's default, UNKNOWN.
 fn serving_status(body: &[u8]) -> Result<u64, Error> {
-    let invalid = |why: &str| Error::Http(format!("invalid HealthCheckResponse: {why}"));
+    let invalid = |why: &str| Error::InvalidReply(format!("invalid HealthCheckResponse: {why}"));
     let [compressed, a, b, c, d, proto @ ..] = body else {
         return Err(invalid("no message in the reply"));
     };

@@ -4,7 +4,7 @@
 //! decide what healthy means and own the sockets.
 
 use std::borrow::Cow;
-use std::io::{self, Read};
+use std::io::Read;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -228,7 +228,7 @@ fn send(
     let agent = transport::agent(config, trace);
 
     let method = Method::from_bytes(method.as_bytes())
-        .map_err(|_| Error::Http(format!("invalid method '{method}'")))?;
+        .map_err(|_| Error::InvalidMethod(method.to_string()))?;
     let given = |name: &http::HeaderName| {
         options
             .headers
@@ -253,7 +253,7 @@ fn send(
     }
     let request = request
         .body(())
-        .map_err(|e| Error::Http(format!("cannot build the request: {e}")))?;
+        .map_err(|e| Error::Request(e.to_string()))?;
     let response = agent.run(request).map_err(|e| failure(e, trace))?;
     let mut trace = lock(trace);
     let budget = trace.budget;
@@ -358,7 +358,7 @@ fn redirect_target(current: &Target, location: &str) -> Result<Redirect, Error> 
         };
         format!("{scheme}://{}{base}{location}", current.authority())
     };
-    let invalid = || Error::Http(format!("invalid redirect to '{location}'"));
+    let invalid = || Error::InvalidRedirect(location.to_string());
     // The origin decides first: a redirect elsewhere is left, however odd its path.
     let authority_start = scheme.len() + "://".len();
     let path_start = absolute[authority_start..]
@@ -376,14 +376,4 @@ fn redirect_target(current: &Target, location: &str) -> Result<Redirect, Error> 
         text: current.text.clone(),
         ..next
     }))
-}
-
-pub fn io_reason(e: &io::Error) -> String {
-    match e.kind() {
-        io::ErrorKind::ConnectionReset => "connection reset by the server".to_string(),
-        io::ErrorKind::UnexpectedEof | io::ErrorKind::ConnectionAborted => {
-            "connection closed by the server".to_string()
-        }
-        _ => e.to_string(),
-    }
 }

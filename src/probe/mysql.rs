@@ -44,22 +44,23 @@ fn probe(
     let length =
         usize::from(packet[0]) | usize::from(packet[1]) << 8 | usize::from(packet[2]) << 16;
     if packet[3] != 0 || length == 0 || 4 + length > MAX_GREETING {
-        return Ok(not_mysql(&packet[..filled]));
+        return Err(not_mysql(&packet[..filled]));
     }
     wire.fill(&mut packet, filled, 4 + length, AWAITING)?;
     report.note(budget, "read the greeting");
     wire.close();
     let payload = &packet[4..4 + length];
-    Ok(match payload[0] {
+    match payload[0] {
         HANDSHAKE_V10 => match payload[1..].iter().position(|&b| b == 0) {
-            Some(end) => {
-                Verdict::healthy(format!("alive: server {}", version(&payload[1..1 + end])))
-            }
-            None => not_mysql(&packet[..4 + length]),
+            Some(end) => Ok(Verdict::healthy(format!(
+                "alive: server {}",
+                version(&payload[1..1 + end])
+            ))),
+            None => Err(not_mysql(&packet[..4 + length])),
         },
-        ERROR_PACKET if length >= 3 => refusal(&payload[1..]),
-        _ => not_mysql(&packet[..4 + length]),
-    })
+        ERROR_PACKET if length >= 3 => Ok(refusal(&payload[1..])),
+        _ => Err(not_mysql(&packet[..4 + length])),
+    }
 }
 
 /// MariaDB prefixes its version with "5.5.5-" for the sake of old clients.
@@ -81,6 +82,6 @@ fn refusal(error: &[u8]) -> Verdict {
     Verdict::unhealthy(format!("refused the connection: {code} {said}"))
 }
 
-fn not_mysql(reply: &[u8]) -> Verdict {
-    Verdict::unhealthy(format!("not a MySQL server ({})", stranger(reply)))
+fn not_mysql(reply: &[u8]) -> Error {
+    Error::OtherProtocol(format!("not a MySQL server ({})", stranger(reply)))
 }

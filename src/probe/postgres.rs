@@ -47,7 +47,7 @@ fn probe(
     let kind = reply[0];
     let length = u32::from_be_bytes([reply[1], reply[2], reply[3], reply[4]]) as usize;
     if !matches!(kind, b'R' | b'E') || !(8..MAX_REPLY).contains(&length) {
-        return Ok(not_postgres(&reply[..filled]));
+        return Err(not_postgres(&reply[..filled]));
     }
     wire.fill(&mut reply, filled, 1 + length, AWAITING)?;
     report.note(budget, "read the reply to the startup message");
@@ -153,6 +153,6 @@ fn refusal(error: &ErrorFields) -> Verdict {
     ))
 }
 
-fn not_postgres(reply: &[u8]) -> Verdict {
-    Verdict::unhealthy(format!("not a PostgreSQL server ({})", stranger(reply)))
+fn not_postgres(reply: &[u8]) -> Error {
+    Error::OtherProtocol(format!("not a PostgreSQL server ({})", stranger(reply)))
 }

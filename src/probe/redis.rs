@@ -62,18 +62,18 @@ fn probe(
     let mut lines = Lines::default();
     if password.is_some() {
         let Some(reply) = lines.next(&mut wire, AWAITING_AUTH)? else {
-            return Ok(too_long());
+            return Err(too_long());
         };
         report.note(budget, "read the reply to AUTH");
         let said = redacted(reply, password);
         match reply.first() {
             Some(b'+') => {}
             Some(b'-') => return Ok(Verdict::unhealthy(format!("AUTH failed: {said}"))),
-            _ => return Ok(not_redis(reply, password)),
+            _ => return Err(not_redis(reply, password)),
         }
     }
     let Some(reply) = lines.next(&mut wire, AWAITING_PING)? else {
-        return Ok(too_long());
+        return Err(too_long());
     };
     report.note(budget, "read the reply to PING");
     let said = redacted(reply, password);
@@ -84,7 +84,10 @@ fn probe(
         )),
         Some(b'-') => Verdict::unhealthy(format!("PING failed: {said}")),
         Some(b'+') => Verdict::unhealthy(format!("PING answered '{said}', not PONG")),
-        _ => not_redis(reply, password),
+        _ => {
+            wire.close();
+            return Err(not_redis(reply, password));
+        }
     };
     wire.close();
     Ok(verdict)
@@ -110,19 +113,19 @@ fn redacted(reply: &[u8], password: Option<&str>) -> String {
     }
 }
 
-fn not_redis(reply: &[u8], password: Option<&str>) -> Verdict {
+fn not_redis(reply: &[u8], password: Option<&str>) -> Error {
     let said = match password {
         Some(password) => String::from_utf8_lossy(reply).replace(password, "***"),
         None => String::from_utf8_lossy(reply).into_owned(),
     };
-    Verdict::unhealthy(format!(
+    Error::OtherProtocol(format!(
         "not a Redis server ({})",
         stranger(said.as_bytes())
     ))
 }
 
-fn too_long() -> Verdict {
-    Verdict::unhealthy(format!(
+fn too_long() -> Error {
+    Error::OtherProtocol(format!(
         "not a Redis server (a reply line longer than {MAX_LINE} bytes)"
     ))
 }

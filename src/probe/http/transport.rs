@@ -17,7 +17,6 @@ use ureq::unversioned::transport::{
     TcpConnector, Transport,
 };
 
-use super::io_reason;
 use crate::error::{Error, Phase};
 use crate::net;
 use crate::probe::{Budget, Report};
@@ -87,25 +86,29 @@ pub fn failure(error: ureq::Error, trace: &Mutex<Trace>) -> Error {
     let error = match error {
         ureq::Error::Timeout(_) => Error::Timeout(phase),
         ureq::Error::Io(e) if e.kind() == io::ErrorKind::TimedOut => Error::Timeout(phase),
-        ureq::Error::Io(e) => Error::Http(format!("{} {phase}", io_reason(&e))),
-        ureq::Error::LargeResponseHeader(_, limit) => {
-            Error::Http(format!("response headers larger than {limit} bytes"))
-        }
-        ureq::Error::Protocol(e) => Error::Http(format!("not a valid HTTP response: {e}")),
-        ureq::Error::ConnectProxyFailed(why) => Error::Http(proxy_refusal(&why)),
-        other => Error::Http(format!("{other} {phase}")),
+        ureq::Error::Io(e) => net::io_failure(&e, phase),
+        ureq::Error::LargeResponseHeader(_, limit) => Error::HeadersTooLarge(limit),
+        ureq::Error::Protocol(e) => Error::OtherProtocol(format!("not a valid HTTP response: {e}")),
+        ureq::Error::ConnectProxyFailed(why) => proxy_refusal(&why),
+        other => Error::Client {
+            what: other.to_string(),
+            phase: Some(phase),
+        },
     };
     trace.blame(error)
 }
 
 /// ureq says "proxy server responded 403/403"; we say what that means.
-fn proxy_refusal(why: &str) -> String {
+fn proxy_refusal(why: &str) -> Error {
     match why.strip_prefix("proxy server responded ") {
         Some(answer) => {
             let status = answer.split('/').next().unwrap_or(answer);
-            format!("it answered CONNECT with {status}")
+            Error::ProxyRefused(status.to_string())
         }
-        None => why.to_string(),
+        None => Error::Client {
+            what: why.to_string(),
+            phase: None,
+        },
     }
 }
 
