@@ -74,6 +74,12 @@ pub enum Error {
         target: String,
         reason: String,
     },
+    /// `supported` comes from probe::KINDS; it is ours, so it is never cut short.
+    UnsupportedScheme {
+        target: String,
+        scheme: String,
+        supported: String,
+    },
     UnsetVariable {
         name: String,
         source: String,
@@ -192,6 +198,7 @@ impl Error {
                 | Error::MissingValue(_)
                 | Error::InvalidValue { .. }
                 | Error::InvalidTarget { .. }
+                | Error::UnsupportedScheme { .. }
                 | Error::UnsetVariable { .. }
                 | Error::NoTargets
                 | Error::Conflict(_)
@@ -231,6 +238,16 @@ impl fmt::Display for Error {
             Error::InvalidTarget { target, reason } => {
                 write!(f, "target '{}': {}", Quoted(target), Quoted(reason))
             }
+            Error::UnsupportedScheme {
+                target,
+                scheme,
+                supported,
+            } => write!(
+                f,
+                "target '{}': unsupported scheme '{}' (supported: {supported})",
+                Quoted(target),
+                Quoted(scheme)
+            ),
             Error::UnsetVariable { name, source } => write!(
                 f,
                 "{}: variable '{name}' is not set (write ${{{name}:-default}} to give a default)",

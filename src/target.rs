@@ -123,10 +123,11 @@ impl Target {
             ));
         };
         let Some((kind, scheme, tls)) = find_kind(scheme) else {
-            return Err(invalid(&format!(
-                "unsupported scheme '{scheme}' (supported: {})",
-                supported()
-            )));
+            return Err(Error::UnsupportedScheme {
+                target: shown,
+                scheme: scheme.to_string(),
+                supported: supported(),
+            });
         };
         let default_port = match kind.tls {
             Some(over_tls) if tls && !over_tls.available => {
