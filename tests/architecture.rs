@@ -51,6 +51,41 @@ fn a_closed_stderr_with_a_failing_target_alone_is_exit_1() {
 }
 
 #[test]
+fn a_closed_stderr_is_reopened_on_dev_null() {
+    let closed = format!("tcp://127.0.0.1:{}", closed_port());
+    // sh execs the binary, so the child's PID is the probe's.
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg(r#"exec 2>&-; exec "$0" "$@""#)
+        .arg(BINARY)
+        .args(["--wait", "3s", &closed])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("run sh");
+    let fd = format!("/proc/{}/fd/2", child.id());
+    let mut seen = None;
+    for _ in 0..100 {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let exe = std::fs::read_link(format!("/proc/{}/exe", child.id()));
+        if exe.is_ok_and(|exe| exe.ends_with("healthprobe")) {
+            // Exec'd; give its start-up time to run (the wait is 3 s).
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            seen = Some(std::fs::read_link(&fd));
+            break;
+        }
+    }
+    child.kill().ok();
+    child.wait().ok();
+    let seen = seen.expect("the probe never started");
+    assert_eq!(
+        seen.ok().as_deref(),
+        Some(std::path::Path::new("/dev/null")),
+        "fd 2 of a probe started with stderr closed"
+    );
+}
+
+#[test]
 fn every_supported_scheme_is_in_the_help() {
     let refused = Command::new(BINARY)
         .arg("nosuchscheme://localhost")
