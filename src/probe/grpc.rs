@@ -8,7 +8,7 @@ mod hpack;
 
 use std::time::Instant;
 
-use super::{Budget, Kind, Report, TlsScheme, Verdict, open};
+use super::{Answer, Budget, Kind, Report, TlsScheme, Verdict, open};
 use crate::config::HttpOptions;
 use crate::error::Error;
 use crate::net::DeadlineStream;
@@ -50,12 +50,7 @@ const METHOD: &str = "/grpc.health.v1.Health/Check";
 /// initial flow-control window (65,535 bytes), so we never send WINDOW_UPDATE.
 const MAX_REPLY: usize = 16 * 1024;
 
-fn probe(
-    target: &Target,
-    options: &HttpOptions,
-    budget: &Budget,
-    report: &mut Report,
-) -> Result<Verdict, Error> {
+fn probe(target: &Target, options: &HttpOptions, budget: &Budget, report: &mut Report) -> Answer {
     let stream = open(target, budget, report)?;
     let service = service(target);
     let headers = request_headers(target, options, budget.deadline);

@@ -11,7 +11,7 @@ use std::time::Instant;
 use ureq::Agent;
 use ureq::http::{self, HeaderValue, Method, Request, Response, StatusCode};
 
-use super::{Budget, Kind, Report, TlsScheme, Verdict};
+use super::{Answer, Budget, Kind, Report, TlsScheme, Verdict};
 use crate::config::HttpOptions;
 use crate::error::{Error, Phase};
 use crate::target::{PathParts, Target, Userinfo};
@@ -83,12 +83,7 @@ impl HttpOptions {
     }
 }
 
-fn probe(
-    target: &Target,
-    options: &HttpOptions,
-    budget: &Budget,
-    report: &mut Report,
-) -> Result<Verdict, Error> {
+fn probe(target: &Target, options: &HttpOptions, budget: &Budget, report: &mut Report) -> Answer {
     let proxy = options.proxy.as_ref().map(|proxy| {
         let port = proxy.port();
         match proxy.host() {

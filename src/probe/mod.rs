@@ -42,7 +42,9 @@ pub struct Kind {
 /// A kind's check of the options, at parse time.
 pub type Check = fn(&HttpOptions) -> Result<(), Error>;
 /// A kind's probe: connects, converses, judges. Options it does not use it ignores.
-pub type Probe = fn(&Target, &HttpOptions, &Budget, &mut Report) -> Result<Verdict, Error>;
+pub type Probe = fn(&Target, &HttpOptions, &Budget, &mut Report) -> Answer;
+/// What a probe comes back with: the target's answer, or why there was none.
+pub type Answer = Result<Verdict, Error>;
 
 #[derive(Debug, Clone, Copy)]
 pub struct TlsScheme {

@@ -5,7 +5,7 @@
 //! credentials are needed: user, password and database in the URL are ignored.
 
 use super::wire::{Wire, quote, stranger};
-use super::{Budget, Kind, Report, Verdict, open};
+use super::{Answer, Budget, Kind, Report, Verdict, open};
 use crate::config::HttpOptions;
 use crate::error::{Error, Phase};
 use crate::outcome::cap;
@@ -31,12 +31,7 @@ const MAX_VERSION: usize = 60;
 const HANDSHAKE_V10: u8 = 0x0a;
 const ERROR_PACKET: u8 = 0xff;
 
-fn probe(
-    target: &Target,
-    _: &HttpOptions,
-    budget: &Budget,
-    report: &mut Report,
-) -> Result<Verdict, Error> {
+fn probe(target: &Target, _: &HttpOptions, budget: &Budget, report: &mut Report) -> Answer {
     let mut wire = Wire::new(open(target, budget, report)?, budget);
     let mut packet = [0u8; MAX_GREETING];
     // A packet: 3-byte little-endian payload length, sequence number 0, then the payload.

@@ -4,7 +4,7 @@
 //! no TLS is negotiated: pg_isready's answer does not depend on either.
 
 use super::wire::{Wire, quote, stranger};
-use super::{Budget, Kind, Report, Verdict, open};
+use super::{Answer, Budget, Kind, Report, Verdict, open};
 use crate::config::HttpOptions;
 use crate::error::{Error, Phase};
 use crate::target::{Target, Userinfo, database_path};
@@ -31,12 +31,7 @@ const DEFAULT_USER: &str = "postgres";
 /// a standby without hot_standby), or is being shut down (57P01, 57P02) as we connect.
 const NOT_ACCEPTING: [&str; 3] = ["57P03", "57P01", "57P02"];
 
-fn probe(
-    target: &Target,
-    _: &HttpOptions,
-    budget: &Budget,
-    report: &mut Report,
-) -> Result<Verdict, Error> {
+fn probe(target: &Target, _: &HttpOptions, budget: &Budget, report: &mut Report) -> Answer {
     let mut wire = Wire::new(open(target, budget, report)?, budget);
     let user = target.user.as_deref().unwrap_or(DEFAULT_USER);
     let database = target.database.as_deref().unwrap_or(user);

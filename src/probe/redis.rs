@@ -4,7 +4,7 @@
 //! (-MASTERDOWN) answers with an error instead, which the line quotes.
 
 use super::wire::{Wire, quote, stranger};
-use super::{Budget, Kind, Report, Verdict, open};
+use super::{Answer, Budget, Kind, Report, Verdict, open};
 use crate::config::HttpOptions;
 use crate::error::{Error, Phase};
 use crate::target::{PathParts, Target, Userinfo};
@@ -39,12 +39,7 @@ const AWAITING_PING: Phase = Phase::Protocol("awaiting the reply to PING");
 /// A reply line (+PONG, -LOADING ...) is short: one longer than this is not Redis.
 const MAX_LINE: usize = 1024;
 
-fn probe(
-    target: &Target,
-    _: &HttpOptions,
-    budget: &Budget,
-    report: &mut Report,
-) -> Result<Verdict, Error> {
+fn probe(target: &Target, _: &HttpOptions, budget: &Budget, report: &mut Report) -> Answer {
     let mut wire = Wire::new(open(target, budget, report)?, budget);
     let password = target.password.as_ref().map(|secret| secret.expose());
     // AUTH and PING go together: one round trip, and PING's answer is only read once

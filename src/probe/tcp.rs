@@ -2,9 +2,8 @@
 
 use std::net::Shutdown;
 
-use super::{Budget, Kind, Report, Verdict, open};
+use super::{Answer, Budget, Kind, Report, Verdict, open};
 use crate::config::HttpOptions;
-use crate::error::Error;
 use crate::target::{Target, Userinfo, no_path};
 
 pub static KIND: Kind = Kind {
@@ -17,12 +16,7 @@ pub static KIND: Kind = Kind {
     probe,
 };
 
-fn probe(
-    target: &Target,
-    _: &HttpOptions,
-    budget: &Budget,
-    report: &mut Report,
-) -> Result<Verdict, Error> {
+fn probe(target: &Target, _: &HttpOptions, budget: &Budget, report: &mut Report) -> Answer {
     let stream = open(target, budget, report)?;
     // Close with a FIN, not a reset, so the service logs no aborted connection.
     stream.shutdown(Shutdown::Write).ok();
