@@ -49,6 +49,14 @@ impl fmt::Display for Phase {
     }
 }
 
+/// What was wrong with the HTTP/2 a gRPC server sent.
+#[derive(Debug)]
+pub enum Http2Fault {
+    Protocol(String),
+    HeaderBlock(String),
+    FrameTooLarge { length: usize, max: usize },
+}
+
 #[derive(Debug)]
 pub enum Error {
     // Usage and configuration errors: exit 64, nothing is probed.
@@ -65,6 +73,12 @@ pub enum Error {
     InvalidTarget {
         target: String,
         reason: String,
+    },
+    /// `supported` comes from probe::KINDS; it is ours, so it is never cut short.
+    UnsupportedScheme {
+        target: String,
+        scheme: String,
+        supported: String,
     },
     UnsetVariable {
         name: String,
@@ -117,8 +131,34 @@ pub enum Error {
         addrs: Vec<SocketAddr>,
         reason: String,
     },
-    /// The server answered, but not with HTTP we can accept.
-    Http(String),
+    /// The server speaks another protocol than the kind's (or its own badly): in the
+    /// words of the kind that found out. Unhealthy (exit 1) for every kind.
+    OtherProtocol(String),
+    /// The request could not be put together (a method or header ureq refuses).
+    Request(String),
+    InvalidRedirect(String),
+    HeadersTooLarge(usize),
+    /// The --proxy refused CONNECT with this status.
+    ProxyRefused(String),
+    /// Anything else the HTTP client reports, with the phase it happened in if known.
+    Client {
+        what: String,
+        phase: Option<Phase>,
+    },
+    InvalidMethod(String),
+    /// HTTP/2 (gRPC) we cannot accept.
+    Http2(Http2Fault),
+    /// The server ended the gRPC call: RST_STREAM or GOAWAY, named, and GOAWAY's text.
+    StreamReset(String),
+    GoAway(String),
+    /// The gRPC reply exceeds what a HealthCheckResponse can be.
+    ReplyTooLarge(usize),
+    /// A gRPC reply that is gRPC but not a valid health answer.
+    InvalidReply(String),
+    /// The wait was ended by this signal (SIGTERM, SIGINT).
+    Stopped(&'static str),
+    /// Some target is unhealthy: its line says why, so this one prints nothing.
+    Unhealthy,
     TooManyRedirects(u32),
     /// What went wrong on the way to the target was the --proxy's doing.
     Proxy {
@@ -129,22 +169,36 @@ pub enum Error {
     /// The TLS handshake failed, or the server ended TLS with an alert: why, in a few words.
     #[cfg(feature = "tls")]
     Tls(String),
-    /// The connection broke (closed, reset) in the middle of a protocol step.
+    /// The connection broke (closed, reset) in the middle of a protocol step; `reason`
+    /// is net::io_words.
     Connection {
         phase: Phase,
         reason: String,
     },
 }
 
+/// Usage and configuration errors (BSD's EX_USAGE); never 2, which Docker reserves.
+pub const EXIT_USAGE: u8 = 64;
+pub const EXIT_UNHEALTHY: u8 = 1;
+
 impl Error {
     /// Usage and configuration errors exit 64; the rest are failures (exit 1).
-    pub fn is_usage(&self) -> bool {
+    pub fn exit_code(&self) -> u8 {
+        if self.is_usage() {
+            EXIT_USAGE
+        } else {
+            EXIT_UNHEALTHY
+        }
+    }
+
+    fn is_usage(&self) -> bool {
         matches!(
             self,
             Error::UnknownOption(_)
                 | Error::MissingValue(_)
                 | Error::InvalidValue { .. }
                 | Error::InvalidTarget { .. }
+                | Error::UnsupportedScheme { .. }
                 | Error::UnsetVariable { .. }
                 | Error::NoTargets
                 | Error::Conflict(_)
@@ -184,6 +238,16 @@ impl fmt::Display for Error {
             Error::InvalidTarget { target, reason } => {
                 write!(f, "target '{}': {}", Quoted(target), Quoted(reason))
             }
+            Error::UnsupportedScheme {
+                target,
+                scheme,
+                supported,
+            } => write!(
+                f,
+                "target '{}': unsupported scheme '{}' (supported: {supported})",
+                Quoted(target),
+                Quoted(scheme)
+            ),
             Error::UnsetVariable { name, source } => write!(
                 f,
                 "{}: variable '{name}' is not set (write ${{{name}:-default}} to give a default)",
@@ -223,12 +287,39 @@ impl fmt::Display for Error {
                 }
                 f.write_str(")")
             }
-            Error::Http(why) => f.write_str(why),
+            Error::OtherProtocol(why) | Error::GoAway(why) => f.write_str(why),
+            Error::Request(why) => write!(f, "cannot build the request: {why}"),
+            Error::InvalidRedirect(location) => write!(f, "invalid redirect to '{location}'"),
+            Error::HeadersTooLarge(limit) => {
+                write!(f, "response headers larger than {limit} bytes")
+            }
+            Error::ProxyRefused(status) => write!(f, "it answered CONNECT with {status}"),
+            Error::Client { what, phase: None } => f.write_str(what),
+            Error::Client {
+                what,
+                phase: Some(phase),
+            } => write!(f, "{what} {phase}"),
+            Error::InvalidMethod(method) => write!(f, "invalid method '{method}'"),
+            Error::Http2(Http2Fault::Protocol(what)) => {
+                write!(f, "HTTP/2 protocol error from the server: {what}")
+            }
+            Error::Http2(Http2Fault::HeaderBlock(why)) => {
+                write!(f, "bad header block from the server: {why}")
+            }
+            Error::Http2(Http2Fault::FrameTooLarge { length, max }) => write!(
+                f,
+                "the server sent a frame of {length} bytes, more than the {max} allowed"
+            ),
+            Error::StreamReset(code) => write!(f, "the server reset the stream ({code})"),
+            Error::ReplyTooLarge(limit) => write!(f, "the reply is larger than {limit} bytes"),
+            Error::InvalidReply(why) => f.write_str(why),
+            Error::Stopped(signal) => write!(f, "stopped by {signal} while waiting"),
+            Error::Unhealthy => f.write_str("unhealthy"),
             Error::TooManyRedirects(limit) => write!(f, "stopped after {limit} redirects"),
             Error::RedirectLoop(url) => write!(f, "redirect loop back to {url}"),
             #[cfg(feature = "tls")]
             Error::Tls(why) => f.write_str(why),
-            Error::Connection { phase, reason } => write!(f, "{reason} while {phase}"),
+            Error::Connection { phase, reason } => write!(f, "{reason} {phase}"),
             Error::Proxy { proxy, error } => write!(f, "proxy {proxy}: {error}"),
         }
     }

@@ -1,53 +1,31 @@
 //! healthprobe: probe, print one line per target, exit 0 (healthy) or 1 (unhealthy);
 //! with --wait, retry until healthy; with `-- CMD`, then become CMD.
 
-// A C `main` instead of std's runtime start-up: that start-up reads /proc/self/maps to
-// find the main thread's stack guard (~42,000 instructions, more than the probe itself).
-// Under `cargo test` the test harness brings its own main.
+// The entry point is sys::main, a C `main`: see there why.
 #![cfg_attr(not(test), no_main)]
 
 mod cli;
+mod config;
 mod error;
 mod install;
 mod net;
 mod outcome;
 mod probe;
-mod signal;
+mod sys;
 mod target;
 #[cfg(feature = "tls")]
 mod tls;
 mod wait;
 
-use std::ffi::{CStr, OsStr, OsString, c_char, c_int};
+use std::ffi::OsString;
 use std::io::Write;
-use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
-use cli::{Command, Config};
-
-/// Usage and configuration errors (BSD's EX_USAGE); never 2, which Docker reserves.
-const EXIT_USAGE: u8 = 64;
-const EXIT_UNHEALTHY: u8 = 1;
-
-/// The process entry, called by libc's start-up code with the real argc/argv. They are
-/// passed on explicitly: with no std runtime, `std::env::args()` is empty on musl.
-#[cfg_attr(not(test), unsafe(no_mangle))]
-extern "C" fn main(argc: c_int, argv: *const *const c_char) -> c_int {
-    let start = Instant::now();
-    signal::ignore_broken_pipe();
-    let count = usize::try_from(argc).unwrap_or(0);
-    let mut args: Vec<OsString> = (0..count)
-        .map(|index| {
-            // SAFETY: libc hands main `argc` valid NUL-terminated strings in `argv`.
-            let arg = unsafe { CStr::from_ptr(*argv.add(index)) };
-            OsStr::from_bytes(arg.to_bytes()).to_os_string()
-        })
-        .collect();
-    let program = (!args.is_empty()).then(|| args.remove(0));
-    c_int::from(run(program, args, start))
-}
+use cli::Command;
+use config::Config;
+use error::Error;
 
 /// Parses, probes, prints one line per target and returns the exit code (or becomes
 /// the `-- CMD`). Output errors (a closed pipe) are ignored: the exit code is the answer.
@@ -77,23 +55,19 @@ fn run(program: Option<OsString>, args: Vec<OsString>, start: Instant) -> u8 {
                 }
                 Err(error) => {
                     let _ = writeln!(stderr, "healthprobe: {error}");
-                    if error.is_usage() {
-                        EXIT_USAGE
-                    } else {
-                        EXIT_UNHEALTHY
-                    }
+                    error.exit_code()
                 }
             };
         }
         Err(error) => {
             let _ = writeln!(stderr, "healthprobe: {error} (see healthprobe --help)");
-            return EXIT_USAGE;
+            return error.exit_code();
         }
     };
     // Before any probing, so that a typo in CMD does not cost a whole wait.
     if let Some(Err(error)) = config.exec.as_ref().map(wait::check_command) {
         let _ = writeln!(stderr, "healthprobe: {error}");
-        return EXIT_USAGE;
+        return error.exit_code();
     }
     let outcomes = if config.wait.is_none() && config.exec.is_none() {
         probe::run_all(&config, probe::Budget::new(&config, start))
@@ -107,7 +81,7 @@ fn run(program: Option<OsString>, args: Vec<OsString>, start: Instant) -> u8 {
             Ok(outcomes) => outcomes,
             Err(stopped) => {
                 let _ = writeln!(stderr, "healthprobe: {stopped}");
-                return EXIT_UNHEALTHY;
+                return stopped.exit_code();
             }
         }
     };
@@ -127,12 +101,14 @@ fn run(program: Option<OsString>, args: Vec<OsString>, start: Instant) -> u8 {
     // discard what is still buffered).
     let _ = stdout.flush();
     if !outcomes.iter().all(|outcome| outcome.healthy) {
-        return EXIT_UNHEALTHY;
+        // Each unhealthy line is printed already.
+        return Error::Unhealthy.exit_code();
     }
     if let Some(command) = &config.exec {
         drop(stdout);
-        let _ = writeln!(stderr, "healthprobe: {}", wait::exec(command));
-        return EXIT_USAGE;
+        let error = wait::exec(command);
+        let _ = writeln!(stderr, "healthprobe: {error}");
+        return error.exit_code();
     }
     0
 }

@@ -102,19 +102,48 @@ pub fn connect_each<T>(
     match last_error {
         Some(e) if e.kind() != io::ErrorKind::TimedOut => Err(Error::Connect {
             addrs: addrs.to_vec(),
-            reason: connect_reason(&e),
+            reason: io_words(&e),
         }),
         _ => Err(Error::Timeout(Phase::Connect)),
     }
 }
 
-fn connect_reason(e: &io::Error) -> String {
+/// The one wording of an io failure on a probe's connection, for every kind: what the
+/// server (or the network) did, in a few words.
+pub fn io_words(e: &io::Error) -> String {
     match e.kind() {
         io::ErrorKind::ConnectionRefused => "connection refused".to_string(),
         io::ErrorKind::HostUnreachable => "host unreachable".to_string(),
         io::ErrorKind::NetworkUnreachable => "network unreachable".to_string(),
         io::ErrorKind::AddrNotAvailable => "address not available".to_string(),
+        io::ErrorKind::ConnectionReset => "connection reset by the server".to_string(),
+        io::ErrorKind::UnexpectedEof
+        | io::ErrorKind::ConnectionAborted
+        | io::ErrorKind::BrokenPipe
+        | io::ErrorKind::WriteZero => CLOSED.to_string(),
         _ => e.to_string(),
+    }
+}
+
+const CLOSED: &str = "connection closed by the server";
+
+/// An io failure during `phase` of a conversation: a timeout, or the connection broken.
+pub fn io_failure(e: &io::Error, phase: Phase) -> Error {
+    match e.kind() {
+        // A socket timeout is WouldBlock on Unix.
+        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => Error::Timeout(phase),
+        _ => Error::Connection {
+            phase,
+            reason: io_words(e),
+        },
+    }
+}
+
+/// The server closed the connection (a read of 0 bytes) during `phase`.
+pub fn closed(phase: Phase) -> Error {
+    Error::Connection {
+        phase,
+        reason: CLOSED.to_string(),
     }
 }
 

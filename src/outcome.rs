@@ -27,20 +27,6 @@ pub struct Outcome {
 }
 
 impl Outcome {
-    /// For a probe that died (a bug): the target is then unhealthy, never silently skipped.
-    pub fn failed_unexpectedly(target: &str, elapsed: Duration) -> Outcome {
-        Outcome {
-            target: target.to_string(),
-            healthy: false,
-            summary: "the probe failed unexpectedly".to_string(),
-            peer: None,
-            via_proxy: false,
-            elapsed,
-            trace: Vec::new(),
-            caveat: None,
-        }
-    }
-
     /// `healthy: TARGET: SUMMARY from PEER in N ms[, CAVEAT]` (`via proxy PEER` through a
     /// proxy), cleaned of control characters and
     /// capped at MAX_LINE bytes.
@@ -119,8 +105,13 @@ mod tests {
 
     #[test]
     fn printable_replaces_every_control_character() {
-        assert_eq!(printable("ok é £ ©"), "ok é £ ©");
-        assert_eq!(printable("a\r\nb\x1b[31m\x7f"), "a??b?[31m?");
-        assert_eq!(printable("next\u{85}line \u{9f}"), "next?line ?");
+        let cases = [
+            ("ok é £ ©", "ok é £ ©"),
+            ("a\r\nb\x1b[31m\x7f", "a??b?[31m?"),
+            ("next\u{85}line \u{9f}", "next?line ?"),
+        ];
+        for (raw, shown) in cases {
+            assert_eq!(printable(raw), shown, "{raw:?}");
+        }
     }
 }

@@ -5,50 +5,83 @@ use std::fmt;
 use std::net::Ipv6Addr;
 
 use crate::error::{Error, TLS_BUILD};
+use crate::probe::{KINDS, Kind};
 
-const SUPPORTED: &str = if cfg!(feature = "tls") {
-    "http://, https://, tcp://, grpc://, postgres://, redis://, mysql://"
-} else {
-    "http://, tcp://, grpc://, postgres://, redis://, mysql://"
-};
+mod path;
+pub use path::{database_path, decode, no_path, percent_decode, require_graphic};
 
+/// Whether a kind's URL takes `userinfo@`, and what a lone word there is. It decides
+/// both the parse and the masking of the password, so the two cannot disagree.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Scheme {
-    Http,
-    /// HTTP over TLS: parsed in every build, accepted only in the TLS build.
-    Https,
-    Tcp,
-    /// grpc://HOST:PORT[/SERVICE], plaintext HTTP/2.
-    Grpc,
-    Postgres,
-    Redis,
-    Mysql,
+pub enum Userinfo {
+    /// No credentials in the URL: the authority ends at the first '/', '?' or '#'.
+    Refused,
+    /// `user:password@` or `user@` (the database schemes).
+    UserPassword,
+    /// As UserPassword, but a lone word is the password, as redis-cli reads it.
+    PasswordAlone,
 }
 
-impl Scheme {
-    /// As written before `://`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Scheme::Http => "http",
-            Scheme::Https => "https",
-            Scheme::Tcp => "tcp",
-            Scheme::Grpc => "grpc",
-            Scheme::Postgres => "postgres",
-            Scheme::Redis => "redis",
-            Scheme::Mysql => "mysql",
+impl Userinfo {
+    fn takes_credentials(self) -> bool {
+        self != Userinfo::Refused
+    }
+}
+
+/// The text after a target's authority, as a kind reads it.
+#[derive(Debug, Default)]
+pub struct PathParts {
+    /// What is sent (always starting with `/`), or empty.
+    pub path: String,
+    /// A database name, percent-decoded.
+    pub database: Option<String>,
+}
+
+/// A kind's path rule: takes the path and query as written (no fragment), says what they
+/// mean for this kind or why they are refused.
+pub type PathRule = fn(&str) -> Result<PathParts, String>;
+
+/// The kinds' supported schemes, for the "unsupported scheme" error.
+fn supported() -> String {
+    let mut names = Vec::new();
+    for kind in KINDS {
+        names.push(kind.schemes[0]);
+        if let Some(tls) = &kind.tls.filter(|tls| tls.available) {
+            names.push(tls.scheme);
         }
     }
+    names
+        .iter()
+        .map(|name| [name, "://"].concat())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
 
-    /// The database schemes take `user:password@`; the others do not.
-    fn takes_credentials(self) -> bool {
-        matches!(self, Scheme::Postgres | Scheme::Redis | Scheme::Mysql)
-    }
+fn find_kind(scheme: &str) -> Option<(&'static Kind, &'static str, bool)> {
+    KINDS.iter().find_map(|kind| {
+        if let Some(name) = kind
+            .schemes
+            .iter()
+            .find(|name| scheme.eq_ignore_ascii_case(name))
+        {
+            return Some((*kind, *name, false));
+        }
+        let tls = kind
+            .tls
+            .filter(|tls| scheme.eq_ignore_ascii_case(tls.scheme))?;
+        Some((*kind, tls.scheme, true))
+    })
 }
 
 /// One thing to probe. `host` is bare (no brackets around IPv6 literals).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Target {
-    pub scheme: Scheme,
+    /// What probes it: one row of probe::KINDS.
+    pub kind: &'static Kind,
+    /// The scheme, lowercase, as listed by the kind ("postgresql" for postgresql://).
+    pub scheme: &'static str,
+    /// Over TLS (https://).
+    pub tls: bool,
     pub host: String,
     pub port: u16,
     /// Path and query, always starting with `/`; empty for tcp. For grpc, `/SERVICE`
@@ -92,35 +125,32 @@ impl Target {
                 "missing scheme: write http://HOST[:PORT][/PATH] or tcp://HOST:PORT",
             ));
         };
-        let (scheme, default_port) = match scheme.to_ascii_lowercase().as_str() {
-            "http" => (Scheme::Http, Some(80)),
-            "https" => (Scheme::Https, Some(443)),
-            "tcp" => (Scheme::Tcp, None),
-            "grpc" => (Scheme::Grpc, None),
-            "grpcs" => return Err(invalid(&format!("grpcs:// needs {TLS_BUILD}"))),
-            "postgres" | "postgresql" => (Scheme::Postgres, Some(5432)),
-            "redis" => (Scheme::Redis, Some(6379)),
-            "mysql" => (Scheme::Mysql, Some(3306)),
-            _ => {
-                return Err(invalid(&format!(
-                    "unsupported scheme '{scheme}' (supported: {SUPPORTED})"
-                )));
-            }
+        let Some((kind, scheme, tls)) = find_kind(scheme) else {
+            return Err(Error::UnsupportedScheme {
+                target: shown,
+                scheme: scheme.to_string(),
+                supported: supported(),
+            });
         };
-        if scheme == Scheme::Https && !cfg!(feature = "tls") {
-            return Err(invalid(&format!("https:// needs {TLS_BUILD}")));
-        }
-        let (userinfo, rest) = split_userinfo(scheme, rest);
+        let default_port = match kind.tls {
+            Some(over_tls) if tls && !over_tls.available => {
+                return Err(invalid(&format!("{scheme}:// needs {TLS_BUILD}")));
+            }
+            Some(over_tls) if tls => over_tls.default_port,
+            _ => kind.default_port,
+        };
+        let (userinfo, rest) = split_userinfo(kind.userinfo, rest);
         // The fragment is never sent to a server.
         let rest = rest.split('#').next().unwrap_or_default();
         let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
         let (authority, path) = rest.split_at(authority_end);
-        if userinfo.is_some() && !scheme.takes_credentials() {
+        if userinfo.is_some() && !kind.userinfo.takes_credentials() {
             return Err(invalid(
                 "credentials in the URL are not supported; send them with -H 'Authorization: ...'",
             ));
         }
-        let (user, password) = split_credentials(scheme, userinfo).map_err(|e| invalid(&e))?;
+        let (user, password) =
+            split_credentials(kind.userinfo, userinfo).map_err(|e| invalid(&e))?;
         let (host, port) = split_host_port(authority).map_err(&invalid)?;
         let port = match (port, default_port) {
             (Some(port), _) => parse_port(port).ok_or_else(|| invalid("port must be 1-65535"))?,
@@ -132,53 +162,12 @@ impl Target {
                 )));
             }
         };
-        // A database URL's query (sslmode=...) is accepted and ignored: no probe logs in.
-        let database_path = path.split('?').next().unwrap_or_default();
-        let database = match scheme {
-            Scheme::Postgres | Scheme::Mysql => match database_path.trim_start_matches('/') {
-                "" => None,
-                name => Some(decode(name, "database name").map_err(|e| invalid(&e))?),
-            },
-            _ => None,
-        };
-        let path = match scheme {
-            Scheme::Tcp if !path.is_empty() && path != "/" => {
-                return Err(invalid("a tcp:// target takes no path"));
-            }
-            Scheme::Grpc if path.contains('?') => {
-                return Err(invalid(
-                    "a grpc:// target takes no query: write grpc://HOST:PORT/SERVICE",
-                ));
-            }
-            Scheme::Grpc if path == "/" => String::new(),
-            Scheme::Grpc => path.to_string(),
-            // redis://HOST/2 names a database; PING answers the same in each.
-            Scheme::Redis
-                if !database_path
-                    .trim_start_matches('/')
-                    .bytes()
-                    .all(|b| b.is_ascii_digit()) =>
-            {
-                return Err(invalid(
-                    "a redis:// path is a database number, as in redis://HOST/0",
-                ));
-            }
-            Scheme::Tcp | Scheme::Postgres | Scheme::Redis | Scheme::Mysql => String::new(),
-            Scheme::Http | Scheme::Https if path.starts_with('/') => path.to_string(),
-            Scheme::Http | Scheme::Https => format!("/{path}"),
-        };
-        if let Some(bad) = path.chars().find(|c| !c.is_ascii_graphic()) {
-            return Err(invalid(&format!(
-                "{bad:?} is not allowed in a path; percent-encode it"
-            )));
-        }
-        if scheme == Scheme::Grpc && String::from_utf8(percent_decode(path.as_bytes())).is_err() {
-            return Err(invalid(
-                "the service name is not UTF-8 once percent-decoded",
-            ));
-        }
+        let PathParts { path, database } = (kind.path)(path).map_err(|e| invalid(&e))?;
+        require_graphic(&path).map_err(|e| invalid(&e))?;
         Ok(Target {
+            kind,
             scheme,
+            tls,
             host: host.to_ascii_lowercase(),
             port,
             path,
@@ -203,7 +192,7 @@ impl Target {
 
     /// The URL handed to the HTTP client: normalized, with the port spelled out.
     pub fn url(&self) -> String {
-        [self.scheme.name(), "://", &self.authority(), &self.path].concat()
+        [self.scheme, "://", &self.authority(), &self.path].concat()
     }
 }
 
@@ -213,36 +202,11 @@ impl fmt::Display for Target {
     }
 }
 
-/// Decodes %XX escapes (URLs, and gRPC's grpc-message); a '%' not followed by two hex
-/// digits stays as it is, so that an unencoded password from `${VAR}` still works.
-pub fn percent_decode(text: &[u8]) -> Vec<u8> {
-    let hex = |digit: u8| (digit as char).to_digit(16).map(|value| value as u8);
-    let mut out = Vec::with_capacity(text.len());
-    let mut rest = text;
-    while let Some((&byte, tail)) = rest.split_first() {
-        let escaped = match tail {
-            [high, low, ..] if byte == b'%' => hex(*high).zip(hex(*low)),
-            _ => None,
-        };
-        match escaped {
-            Some((high, low)) => {
-                out.push(high << 4 | low);
-                rest = &tail[2..];
-            }
-            None => {
-                out.push(byte);
-                rest = tail;
-            }
-        }
-    }
-    out
-}
-
 /// Splits `userinfo@` off what follows `scheme://`. A database URL's userinfo runs to the
 /// last '@', so that a password may hold '/', '?', '#' or '@' unencoded (as base64 does);
 /// elsewhere the authority ends at the first '/', '?' or '#', as RFC 3986 says.
-fn split_userinfo(scheme: Scheme, rest: &str) -> (Option<&str>, &str) {
-    let end = match scheme.takes_credentials() {
+fn split_userinfo(rule: Userinfo, rest: &str) -> (Option<&str>, &str) {
+    let end = match rule.takes_credentials() {
         true => rest.len(),
         false => rest.find(['/', '?', '#']).unwrap_or(rest.len()),
     };
@@ -255,7 +219,7 @@ fn split_userinfo(scheme: Scheme, rest: &str) -> (Option<&str>, &str) {
 /// `user:password`, `:password` or `user`, percent-decoded. On redis:// a lone word is
 /// the password, as redis-cli reads it. An empty password means none.
 fn split_credentials(
-    scheme: Scheme,
+    rule: Userinfo,
     userinfo: Option<&str>,
 ) -> Result<(Option<String>, Option<Secret>), String> {
     let Some(userinfo) = userinfo else {
@@ -263,7 +227,7 @@ fn split_credentials(
     };
     let (user, password) = match userinfo.split_once(':') {
         Some((user, password)) => (user, password),
-        None if scheme == Scheme::Redis => ("", userinfo),
+        None if rule == Userinfo::PasswordAlone => ("", userinfo),
         None => (userinfo, ""),
     };
     let user = match user {
@@ -275,17 +239,6 @@ fn split_credentials(
         password => Some(Secret(decode(password, "password")?)),
     };
     Ok((user, password))
-}
-
-/// Percent-decodes `text` (see percent_decode). Control characters are refused:
-/// PostgreSQL's startup message cannot carry a NUL.
-fn decode(text: &str, what: &str) -> Result<String, String> {
-    match String::from_utf8(percent_decode(text.as_bytes())) {
-        Ok(text) if !text.chars().any(char::is_control) => Ok(text),
-        _ => Err(format!(
-            "the {what} must be UTF-8 text without control characters once percent-decoded"
-        )),
-    }
 }
 
 /// The target text with any password replaced by `***`, for every line and message that
@@ -314,21 +267,15 @@ fn redact_one(text: &str) -> String {
     let Some((scheme_text, rest)) = trimmed.split_once("://") else {
         return text.to_string();
     };
-    // Unknown schemes are masked as database URLs are: it masks the more.
-    let scheme = match scheme_text.to_ascii_lowercase().as_str() {
-        "http" | "https" => Scheme::Http,
-        "tcp" => Scheme::Tcp,
-        "postgres" | "postgresql" => Scheme::Postgres,
-        "mysql" => Scheme::Mysql,
-        _ => Scheme::Redis,
-    };
-    let (Some(userinfo), host_and_rest) = split_userinfo(scheme, rest) else {
+    // Unknown schemes are masked as redis:// is: it masks the most.
+    let rule = find_kind(scheme_text).map_or(Userinfo::PasswordAlone, |(kind, ..)| kind.userinfo);
+    let (Some(userinfo), host_and_rest) = split_userinfo(rule, rest) else {
         return text.to_string();
     };
     let masked = match userinfo.split_once(':') {
         Some((_, "")) => userinfo.to_string(),
         Some((user, _)) => format!("{user}:***"),
-        None if scheme == Scheme::Redis => "***".to_string(),
+        None if rule == Userinfo::PasswordAlone => "***".to_string(),
         None => userinfo.to_string(),
     };
     format!("{scheme_text}://{masked}@{host_and_rest}") + &text[trimmed.len()..]
@@ -386,7 +333,7 @@ mod tests {
     #[test]
     fn database_schemes_take_credentials_and_default_ports() {
         let target = parse("postgres://app:pa%3Ass@db/orders?sslmode=disable");
-        assert_eq!(target.scheme, Scheme::Postgres);
+        assert_eq!(target.scheme, "postgres");
         assert_eq!((target.host.as_str(), target.port), ("db", 5432));
         assert_eq!(target.user.as_deref(), Some("app"));
         assert_eq!(target.password.as_ref().map(Secret::expose), Some("pa:ss"));

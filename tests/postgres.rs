@@ -261,7 +261,7 @@ fn another_protocol_is_not_postgres() {
 #[test]
 fn closing_without_an_answer_is_unhealthy() {
     let server = Server::start(Reply::Answer(Vec::new()));
-    let says = "the server closed the connection while awaiting the reply to the startup message";
+    let says = "connection closed by the server awaiting the reply to the startup message";
     expect(&[&url(&server)], 1, says);
 }
 

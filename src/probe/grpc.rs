@@ -8,23 +8,49 @@ mod hpack;
 
 use std::time::Instant;
 
-use super::http::HttpOptions;
-use super::{Budget, Report, Verdict, open};
+use super::{Answer, Budget, Kind, Report, TlsScheme, Verdict, open};
+use crate::config::HttpOptions;
 use crate::error::Error;
 use crate::net::DeadlineStream;
-use crate::target::{Target, percent_decode};
+use crate::target::{PathParts, Target, Userinfo, percent_decode, require_graphic};
+
+pub static KIND: Kind = Kind {
+    schemes: &["grpc"],
+    // grpcs:// is refused as needing the TLS build, which does not probe it yet either.
+    tls: Some(TlsScheme {
+        scheme: "grpcs",
+        default_port: None,
+        available: false,
+    }),
+    default_port: None,
+    userinfo: Userinfo::Refused,
+    path: service_path,
+    check: Some(check_metadata),
+    probe,
+};
+
+/// `/SERVICE`, percent-encoded, or nothing (the server as a whole).
+fn service_path(path: &str) -> Result<PathParts, String> {
+    if path.contains('?') {
+        return Err("a grpc:// target takes no query: write grpc://HOST:PORT/SERVICE".to_string());
+    }
+    let path = if path == "/" { "" } else { path };
+    require_graphic(path)?;
+    if String::from_utf8(percent_decode(path.as_bytes())).is_err() {
+        return Err("the service name is not UTF-8 once percent-decoded".to_string());
+    }
+    Ok(PathParts {
+        path: path.to_string(),
+        database: None,
+    })
+}
 
 const METHOD: &str = "/grpc.health.v1.Health/Check";
 /// A HealthCheckResponse is a few bytes. The cap also keeps the reply within HTTP/2's
 /// initial flow-control window (65,535 bytes), so we never send WINDOW_UPDATE.
 const MAX_REPLY: usize = 16 * 1024;
 
-pub fn probe(
-    target: &Target,
-    options: &HttpOptions,
-    budget: &Budget,
-    report: &mut Report,
-) -> Result<Verdict, Error> {
+fn probe(target: &Target, options: &HttpOptions, budget: &Budget, report: &mut Report) -> Answer {
     let stream = open(target, budget, report)?;
     let service = service(target);
     let headers = request_headers(target, options, budget.deadline);
@@ -54,8 +80,8 @@ fn service(target: &Target) -> String {
 
 /// Request metadata that HTTP/2 forbids (connection-specific headers) or that gRPC sets
 /// itself is a usage error. Pseudo-headers (":path") never get here: `-H` takes tokens.
-pub fn check_metadata(headers: &[(String, String)]) -> Result<(), Error> {
-    for (name, value) in headers {
+fn check_metadata(options: &HttpOptions) -> Result<(), Error> {
+    for (name, value) in &options.headers {
         let lower = name.to_ascii_lowercase();
         let reserved = matches!(
             lower.as_str(),
@@ -166,7 +192,7 @@ fn judge(reply: &h2::Response, service: &str) -> Result<Verdict, Error> {
     };
     let code: u32 = status
         .parse()
-        .map_err(|_| Error::Http(format!("invalid grpc-status '{status}'")))?;
+        .map_err(|_| Error::InvalidReply(format!("invalid grpc-status '{status}'")))?;
     if code != 0 {
         let message = field(trailers, "grpc-message").unwrap_or_default();
         let message = String::from_utf8_lossy(&percent_decode(message.as_bytes())).into_owned();
@@ -192,13 +218,14 @@ fn judge(reply: &h2::Response, service: &str) -> Result<Verdict, Error> {
 fn not_grpc(reply: &h2::Response) -> Error {
     let status = field(&reply.headers, ":status").unwrap_or_default();
     let content_type = field(&reply.headers, "content-type").unwrap_or_default();
-    Error::Http(if status != "200" {
+    let why = if status != "200" {
         format!("HTTP/2 status {status} and no grpc-status: not a gRPC server?")
     } else if !content_type.starts_with("application/grpc") {
         format!("not a gRPC reply (content-type '{content_type}')")
     } else {
-        "the reply ended without a grpc-status".to_string()
-    })
+        return Error::InvalidReply("the reply ended without a grpc-status".to_string());
+    };
+    Error::OtherProtocol(why)
 }
 
 fn field(fields: &[hpack::Field], name: &str) -> Option<String> {
@@ -259,7 +286,7 @@ fn serving_name(status: u64) -> String {
 /// message of the reply. Unknown fields are skipped, as protobuf requires; a missing
 /// status is proto3's default, UNKNOWN.
 fn serving_status(body: &[u8]) -> Result<u64, Error> {
-    let invalid = |why: &str| Error::Http(format!("invalid HealthCheckResponse: {why}"));
+    let invalid = |why: &str| Error::InvalidReply(format!("invalid HealthCheckResponse: {why}"));
     let [compressed, a, b, c, d, proto @ ..] = body else {
         return Err(invalid("no message in the reply"));
     };

@@ -4,25 +4,42 @@
 //! decide what healthy means and own the sockets.
 
 use std::borrow::Cow;
-use std::io::{self, Read};
-use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::io::Read;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use ureq::Agent;
 use ureq::http::{self, HeaderValue, Method, Request, Response, StatusCode};
-use ureq::unversioned::resolver::{ResolvedSocketAddrs, Resolver};
-#[cfg(feature = "tls")]
-use ureq::unversioned::transport::RustlsConnector;
-use ureq::unversioned::transport::{
-    Buffers, ConnectProxyConnector, ConnectionDetails, Connector, Either, NextTimeout,
-    TcpConnector, Transport,
-};
 
-use super::{Budget, Report, Verdict};
+use super::{Answer, Budget, Kind, Report, TlsScheme, Verdict};
+use crate::config::HttpOptions;
 use crate::error::{Error, Phase};
-use crate::net;
-use crate::target::{Scheme, Target};
+use crate::target::{PathParts, Target, Userinfo};
+use transport::{Trace, failure, lock};
+
+mod transport;
+
+pub static KIND: Kind = Kind {
+    schemes: &["http"],
+    tls: Some(TlsScheme {
+        scheme: "https",
+        default_port: Some(443),
+        available: cfg!(feature = "tls"),
+    }),
+    default_port: Some(80),
+    userinfo: Userinfo::Refused,
+    path: |path| {
+        Ok(PathParts {
+            path: match path.starts_with('/') {
+                true => path.to_string(),
+                false => format!("/{path}"),
+            },
+            database: None,
+        })
+    },
+    check: None,
+    probe,
+};
 
 /// The kubelet's limit, and ureq's default.
 const MAX_REDIRECTS: u32 = 10;
@@ -38,22 +55,6 @@ const MAX_HEADERS: usize = INPUT_BUFFER - 1;
 const REQUEST_OVERHEAD: usize = 256;
 /// Said on every line of an https:// target probed with --insecure.
 const UNVERIFIED: &str = "certificate not verified (--insecure)";
-
-#[derive(Debug)]
-pub struct HttpOptions {
-    pub method: String,
-    pub headers: Vec<(String, String)>,
-    /// None: the kubelet's 200-399, with redirects followed.
-    pub status: Option<StatusSet>,
-    pub body_contains: Option<String>,
-    pub user_agent: String,
-    pub proxy: Option<ureq::Proxy>,
-    /// -k/--insecure: https:// without verifying the server's certificate.
-    pub insecure: bool,
-    /// Roots, client certificate and verification for https://, built from the options.
-    #[cfg(feature = "tls")]
-    pub tls: ureq::tls::TlsConfig,
-}
 
 impl HttpOptions {
     fn accepts(&self, status: StatusCode) -> bool {
@@ -73,63 +74,16 @@ impl HttpOptions {
     }
 
     fn expected(&self) -> &str {
-        self.status.as_ref().map_or("200-399", |set| &set.text)
+        self.status.as_ref().map_or("200-399", |set| set.text())
     }
 
     /// What the line of `target` must say whatever the outcome: that nothing was verified.
     pub fn caveat(&self, target: &Target) -> Option<&'static str> {
-        (self.insecure && target.scheme == Scheme::Https).then_some(UNVERIFIED)
+        (self.insecure && target.tls).then_some(UNVERIFIED)
     }
 }
 
-/// The statuses --status accepts: `200`, `2xx`, `200-299`, or a comma list of these.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StatusSet {
-    ranges: Vec<(u16, u16)>,
-    text: String,
-}
-
-impl StatusSet {
-    pub fn parse(text: &str) -> Option<StatusSet> {
-        let code = |part: &str| {
-            let code: u16 = part.parse().ok()?;
-            (part.len() == 3 && (100..=599).contains(&code)).then_some(code)
-        };
-        let range = |part: &str| -> Option<(u16, u16)> {
-            let part = part.trim();
-            if let Some(class) = part.strip_suffix("xx").or_else(|| part.strip_suffix("XX")) {
-                let class: u16 = class
-                    .parse()
-                    .ok()
-                    .filter(|c| (1..=5).contains(c) && class.len() == 1)?;
-                return Some((class * 100, class * 100 + 99));
-            }
-            let (low, high) = match part.split_once('-') {
-                Some((low, high)) => (code(low.trim())?, code(high.trim())?),
-                None => (code(part)?, code(part)?),
-            };
-            (low <= high).then_some((low, high))
-        };
-        let ranges = text.split(',').map(range).collect::<Option<Vec<_>>>()?;
-        Some(StatusSet {
-            ranges,
-            text: text.split_whitespace().collect(),
-        })
-    }
-
-    pub fn accepts(&self, code: u16) -> bool {
-        self.ranges
-            .iter()
-            .any(|&(low, high)| (low..=high).contains(&code))
-    }
-}
-
-pub fn probe(
-    target: &Target,
-    options: &HttpOptions,
-    budget: &Budget,
-    report: &mut Report,
-) -> Result<Verdict, Error> {
+fn probe(target: &Target, options: &HttpOptions, budget: &Budget, report: &mut Report) -> Answer {
     let proxy = options.proxy.as_ref().map(|proxy| {
         let port = proxy.port();
         match proxy.host() {
@@ -266,26 +220,10 @@ fn send(
     #[cfg(feature = "tls")]
     let config = config.tls_config(options.tls.clone());
     let config = config.build();
-    let connector =
-        ().chain(ConnectProxyConnector::default())
-            .chain(ProbeConnector {
-                trace: trace.clone(),
-            });
-    #[cfg(feature = "tls")]
-    let connector = connector.chain(TlsHandshake {
-        rustls: RustlsConnector::default(),
-        trace: trace.clone(),
-    });
-    let agent = Agent::with_parts(
-        config,
-        connector,
-        ProbeResolver {
-            trace: trace.clone(),
-        },
-    );
+    let agent = transport::agent(config, trace);
 
     let method = Method::from_bytes(method.as_bytes())
-        .map_err(|_| Error::Http(format!("invalid method '{method}'")))?;
+        .map_err(|_| Error::InvalidMethod(method.to_string()))?;
     let given = |name: &http::HeaderName| {
         options
             .headers
@@ -310,7 +248,7 @@ fn send(
     }
     let request = request
         .body(())
-        .map_err(|e| Error::Http(format!("cannot build the request: {e}")))?;
+        .map_err(|e| Error::Request(e.to_string()))?;
     let response = agent.run(request).map_err(|e| failure(e, trace))?;
     let mut trace = lock(trace);
     let budget = trace.budget;
@@ -383,7 +321,7 @@ enum Redirect {
 
 /// Resolves a Location header against `current`.
 fn redirect_target(current: &Target, location: &str) -> Result<Redirect, Error> {
-    let scheme = current.scheme.name();
+    let scheme = current.scheme;
     // A scheme is a letter, then letters, digits, '+', '-' or '.' (RFC 3986); a "://"
     // after anything else is part of a path or query.
     let absolute_scheme = location
@@ -415,7 +353,7 @@ fn redirect_target(current: &Target, location: &str) -> Result<Redirect, Error> 
         };
         format!("{scheme}://{}{base}{location}", current.authority())
     };
-    let invalid = || Error::Http(format!("invalid redirect to '{location}'"));
+    let invalid = || Error::InvalidRedirect(location.to_string());
     // The origin decides first: a redirect elsewhere is left, however odd its path.
     let authority_start = scheme.len() + "://".len();
     let path_start = absolute[authority_start..]
@@ -433,272 +371,4 @@ fn redirect_target(current: &Target, location: &str) -> Result<Redirect, Error> 
         text: current.text.clone(),
         ..next
     }))
-}
-
-/// What the resolver and connector, called inside ureq, tell the probe.
-struct Trace {
-    report: Report,
-    phase: Phase,
-    /// Our own error from resolving or connecting, which says more than ureq's.
-    failure: Option<Error>,
-    budget: Budget,
-    /// The --proxy's `host:port`. With a proxy, every name resolved and every
-    /// connection made is the proxy's (the proxy resolves the target).
-    proxy: Option<String>,
-}
-
-impl Trace {
-    /// Puts the blame on the proxy when `error` happened on the way to it.
-    fn blame(&self, error: Error) -> Error {
-        match &self.proxy {
-            Some(proxy) if self.phase <= Phase::Proxy => Error::Proxy {
-                proxy: proxy.clone(),
-                error: Box::new(error),
-            },
-            _ => error,
-        }
-    }
-}
-
-fn lock(trace: &Mutex<Trace>) -> std::sync::MutexGuard<'_, Trace> {
-    trace.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// Turns ureq's error into ours, naming the phase it happened in.
-fn failure(error: ureq::Error, trace: &Mutex<Trace>) -> Error {
-    let mut trace = lock(trace);
-    if let Some(failure) = trace.failure.take() {
-        return trace.blame(failure);
-    }
-    let phase = trace.phase;
-    #[cfg(feature = "tls")]
-    if let Some(why) = crate::tls::failure(&error) {
-        return Error::Tls(why);
-    }
-    let error = match error {
-        ureq::Error::Timeout(_) => Error::Timeout(phase),
-        ureq::Error::Io(e) if e.kind() == io::ErrorKind::TimedOut => Error::Timeout(phase),
-        ureq::Error::Io(e) => Error::Http(format!("{} {phase}", io_reason(&e))),
-        ureq::Error::LargeResponseHeader(_, limit) => {
-            Error::Http(format!("response headers larger than {limit} bytes"))
-        }
-        ureq::Error::Protocol(e) => Error::Http(format!("not a valid HTTP response: {e}")),
-        ureq::Error::ConnectProxyFailed(why) => Error::Http(proxy_refusal(&why)),
-        other => Error::Http(format!("{other} {phase}")),
-    };
-    trace.blame(error)
-}
-
-/// ureq says "proxy server responded 403/403"; we say what that means.
-fn proxy_refusal(why: &str) -> String {
-    match why.strip_prefix("proxy server responded ") {
-        Some(answer) => {
-            let status = answer.split('/').next().unwrap_or(answer);
-            format!("it answered CONNECT with {status}")
-        }
-        None => why.to_string(),
-    }
-}
-
-pub fn io_reason(e: &io::Error) -> String {
-    match e.kind() {
-        io::ErrorKind::ConnectionReset => "connection reset by the server".to_string(),
-        io::ErrorKind::UnexpectedEof | io::ErrorKind::ConnectionAborted => {
-            "connection closed by the server".to_string()
-        }
-        _ => e.to_string(),
-    }
-}
-
-/// Resolves with our rules (localhost without a resolver) under the connect deadline.
-#[derive(Debug)]
-struct ProbeResolver {
-    trace: Arc<Mutex<Trace>>,
-}
-
-impl std::fmt::Debug for Trace {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Trace")
-    }
-}
-
-impl Resolver for ProbeResolver {
-    fn resolve(
-        &self,
-        uri: &http::Uri,
-        _config: &ureq::config::Config,
-        _timeout: NextTimeout,
-    ) -> Result<ResolvedSocketAddrs, ureq::Error> {
-        let host = uri
-            .host()
-            .unwrap_or_default()
-            .trim_start_matches('[')
-            .trim_end_matches(']');
-        let port = uri.port_u16().unwrap_or(80);
-        let deadline = {
-            let mut trace = lock(&self.trace);
-            trace.phase = Phase::Resolve;
-            trace.budget.connect_deadline
-        };
-        let result = net::resolve(host, port, deadline);
-        let mut trace = lock(&self.trace);
-        match result {
-            Ok(addrs) => {
-                let budget = trace.budget;
-                trace.report.resolved(&budget, host, &addrs);
-                trace.phase = Phase::Connect;
-                let mut resolved = self.empty();
-                // ureq holds 16 addresses at most.
-                for addr in addrs.into_iter().take(16) {
-                    resolved.push(addr);
-                }
-                Ok(resolved)
-            }
-            Err(e) => {
-                trace.failure = Some(e);
-                Err(ureq::Error::HostNotFound)
-            }
-        }
-    }
-}
-
-/// Connects through ureq's own TcpConnector, one address at a time under our
-/// deadline split (net::connect_each), so that we know which address answered.
-/// A transport already made (through a proxy) is passed on.
-#[derive(Debug)]
-struct ProbeConnector {
-    trace: Arc<Mutex<Trace>>,
-}
-
-type TcpOut = <TcpConnector as Connector<()>>::Out;
-
-impl<In: Transport> Connector<In> for ProbeConnector {
-    type Out = Either<In, Sliced<TcpOut>>;
-
-    fn connect(
-        &self,
-        details: &ConnectionDetails,
-        chained: Option<In>,
-    ) -> Result<Option<Self::Out>, ureq::Error> {
-        if let Some(transport) = chained {
-            // A tunnel through the proxy: what follows is the target's.
-            let mut trace = lock(&self.trace);
-            let budget = trace.budget;
-            trace.report.note(&budget, "tunnel open");
-            trace.phase = Phase::Response;
-            return Ok(Some(Either::A(transport)));
-        }
-        let addrs: Vec<SocketAddr> = details.addrs.iter().copied().collect();
-        let deadline = lock(&self.trace).budget.connect_deadline;
-        let result = net::connect_each(&addrs, deadline, |addr, share| {
-            let mut one = details.resolver.empty();
-            one.push(addr);
-            let single = ConnectionDetails {
-                uri: details.uri,
-                addrs: one,
-                config: details.config,
-                request_level: details.request_level,
-                resolver: details.resolver,
-                now: (details.current_time)(),
-                timeout: NextTimeout {
-                    after: share.into(),
-                    reason: ureq::Timeout::Connect,
-                    per_read: None,
-                    per_write: None,
-                },
-                current_time: details.current_time.clone(),
-                run_connector: details.run_connector.clone(),
-                register_shutdown: details.register_shutdown.clone(),
-            };
-            match TcpConnector::default().connect(&single, None) {
-                Ok(Some(transport)) => Ok(transport),
-                Ok(None) => Err(io::Error::other("no connection was made")),
-                Err(ureq::Error::Io(e)) => Err(e),
-                Err(ureq::Error::Timeout(_)) => Err(io::ErrorKind::TimedOut.into()),
-                Err(e) => Err(io::Error::other(e.to_string())),
-            }
-        });
-        let mut trace = lock(&self.trace);
-        match result {
-            Ok((transport, peer)) => {
-                let budget = trace.budget;
-                trace.report.connected(&budget, peer);
-                trace.phase = match trace.proxy {
-                    Some(_) => Phase::Proxy,
-                    None => Phase::Response,
-                };
-                Ok(Some(Either::B(Sliced(transport))))
-            }
-            Err(e) => {
-                trace.failure = Some(e);
-                Err(ureq::Error::ConnectionFailed)
-            }
-        }
-    }
-}
-
-/// ureq's TCP transport with every wait for input cut into slices of net::WAIT_SLICE.
-/// ureq gives the socket all the time that is left, which the kernel's timer wheel
-/// rounds up: a 3 s deadline fired 80 ms late, a 5 s one 170 ms. In slices it is on time.
-#[derive(Debug)]
-struct Sliced<T>(T);
-
-impl<T: Transport> Transport for Sliced<T> {
-    fn buffers(&mut self) -> &mut dyn Buffers {
-        self.0.buffers()
-    }
-
-    fn transmit_output(&mut self, amount: usize, timeout: NextTimeout) -> Result<(), ureq::Error> {
-        self.0.transmit_output(amount, timeout)
-    }
-
-    fn await_input(&mut self, timeout: NextTimeout) -> Result<bool, ureq::Error> {
-        let end = (!timeout.after.is_not_happening()).then(|| Instant::now() + *timeout.after);
-        loop {
-            let mut slice = timeout;
-            if let Some(end) = end {
-                let left = end.saturating_duration_since(Instant::now());
-                slice.after = left.min(net::WAIT_SLICE).into();
-            }
-            match self.0.await_input(slice) {
-                Err(ureq::Error::Timeout(_)) if end.is_some_and(|end| Instant::now() < end) => {}
-                result => return result,
-            }
-        }
-    }
-
-    fn is_open(&mut self) -> bool {
-        self.0.is_open()
-    }
-}
-
-/// ureq's RustlsConnector, marking the handshake as a phase of its own so that a stall
-/// there says so, and noting when it is done for --verbose.
-#[cfg(feature = "tls")]
-#[derive(Debug)]
-struct TlsHandshake {
-    rustls: RustlsConnector,
-    trace: Arc<Mutex<Trace>>,
-}
-
-#[cfg(feature = "tls")]
-impl<In: Transport> Connector<In> for TlsHandshake {
-    type Out = <RustlsConnector as Connector<In>>::Out;
-
-    fn connect(
-        &self,
-        details: &ConnectionDetails,
-        chained: Option<In>,
-    ) -> Result<Option<Self::Out>, ureq::Error> {
-        if !details.needs_tls() {
-            return self.rustls.connect(details, chained);
-        }
-        lock(&self.trace).phase = Phase::Handshake;
-        let transport = self.rustls.connect(details, chained)?;
-        let mut trace = lock(&self.trace);
-        let budget = trace.budget;
-        trace.report.note(&budget, "TLS handshake done");
-        trace.phase = Phase::Response;
-        Ok(transport)
-    }
 }

@@ -5,10 +5,21 @@
 //! credentials are needed: user, password and database in the URL are ignored.
 
 use super::wire::{Wire, quote, stranger};
-use super::{Budget, Report, Verdict, open};
+use super::{Answer, Budget, Kind, Report, Verdict, open};
+use crate::config::HttpOptions;
 use crate::error::{Error, Phase};
 use crate::outcome::cap;
-use crate::target::Target;
+use crate::target::{Target, Userinfo, database_path};
+
+pub static KIND: Kind = Kind {
+    schemes: &["mysql"],
+    tls: None,
+    default_port: Some(3306),
+    userinfo: Userinfo::UserPassword,
+    path: database_path,
+    check: None,
+    probe,
+};
 
 const AWAITING: Phase = Phase::Protocol("awaiting the server's greeting");
 
@@ -20,7 +31,7 @@ const MAX_VERSION: usize = 60;
 const HANDSHAKE_V10: u8 = 0x0a;
 const ERROR_PACKET: u8 = 0xff;
 
-pub fn probe(target: &Target, budget: &Budget, report: &mut Report) -> Result<Verdict, Error> {
+fn probe(target: &Target, _: &HttpOptions, budget: &Budget, report: &mut Report) -> Answer {
     let mut wire = Wire::new(open(target, budget, report)?, budget);
     let mut packet = [0u8; MAX_GREETING];
     // A packet: 3-byte little-endian payload length, sequence number 0, then the payload.
@@ -28,22 +39,23 @@ pub fn probe(target: &Target, budget: &Budget, report: &mut Report) -> Result<Ve
     let length =
         usize::from(packet[0]) | usize::from(packet[1]) << 8 | usize::from(packet[2]) << 16;
     if packet[3] != 0 || length == 0 || 4 + length > MAX_GREETING {
-        return Ok(not_mysql(&packet[..filled]));
+        return Err(not_mysql(&packet[..filled]));
     }
     wire.fill(&mut packet, filled, 4 + length, AWAITING)?;
     report.note(budget, "read the greeting");
     wire.close();
     let payload = &packet[4..4 + length];
-    Ok(match payload[0] {
+    match payload[0] {
         HANDSHAKE_V10 => match payload[1..].iter().position(|&b| b == 0) {
-            Some(end) => {
-                Verdict::healthy(format!("alive: server {}", version(&payload[1..1 + end])))
-            }
-            None => not_mysql(&packet[..4 + length]),
+            Some(end) => Ok(Verdict::healthy(format!(
+                "alive: server {}",
+                version(&payload[1..1 + end])
+            ))),
+            None => Err(not_mysql(&packet[..4 + length])),
         },
-        ERROR_PACKET if length >= 3 => refusal(&payload[1..]),
-        _ => not_mysql(&packet[..4 + length]),
-    })
+        ERROR_PACKET if length >= 3 => Ok(refusal(&payload[1..])),
+        _ => Err(not_mysql(&packet[..4 + length])),
+    }
 }
 
 /// MariaDB prefixes its version with "5.5.5-" for the sake of old clients.
@@ -65,6 +77,6 @@ fn refusal(error: &[u8]) -> Verdict {
     Verdict::unhealthy(format!("refused the connection: {code} {said}"))
 }
 
-fn not_mysql(reply: &[u8]) -> Verdict {
-    Verdict::unhealthy(format!("not a MySQL server ({})", stranger(reply)))
+fn not_mysql(reply: &[u8]) -> Error {
+    Error::OtherProtocol(format!("not a MySQL server ({})", stranger(reply)))
 }

@@ -4,9 +4,20 @@
 //! no TLS is negotiated: pg_isready's answer does not depend on either.
 
 use super::wire::{Wire, quote, stranger};
-use super::{Budget, Report, Verdict, open};
+use super::{Answer, Budget, Kind, Report, Verdict, open};
+use crate::config::HttpOptions;
 use crate::error::{Error, Phase};
-use crate::target::Target;
+use crate::target::{Target, Userinfo, database_path};
+
+pub static KIND: Kind = Kind {
+    schemes: &["postgres", "postgresql"],
+    tls: None,
+    default_port: Some(5432),
+    userinfo: Userinfo::UserPassword,
+    path: database_path,
+    check: None,
+    probe,
+};
 
 const SENDING: Phase = Phase::Protocol("sending the startup message");
 const AWAITING: Phase = Phase::Protocol("awaiting the reply to the startup message");
@@ -20,7 +31,7 @@ const DEFAULT_USER: &str = "postgres";
 /// a standby without hot_standby), or is being shut down (57P01, 57P02) as we connect.
 const NOT_ACCEPTING: [&str; 3] = ["57P03", "57P01", "57P02"];
 
-pub fn probe(target: &Target, budget: &Budget, report: &mut Report) -> Result<Verdict, Error> {
+fn probe(target: &Target, _: &HttpOptions, budget: &Budget, report: &mut Report) -> Answer {
     let mut wire = Wire::new(open(target, budget, report)?, budget);
     let user = target.user.as_deref().unwrap_or(DEFAULT_USER);
     let database = target.database.as_deref().unwrap_or(user);
@@ -31,7 +42,7 @@ pub fn probe(target: &Target, budget: &Budget, report: &mut Report) -> Result<Ve
     let kind = reply[0];
     let length = u32::from_be_bytes([reply[1], reply[2], reply[3], reply[4]]) as usize;
     if !matches!(kind, b'R' | b'E') || !(8..MAX_REPLY).contains(&length) {
-        return Ok(not_postgres(&reply[..filled]));
+        return Err(not_postgres(&reply[..filled]));
     }
     wire.fill(&mut reply, filled, 1 + length, AWAITING)?;
     report.note(budget, "read the reply to the startup message");
@@ -137,6 +148,6 @@ fn refusal(error: &ErrorFields) -> Verdict {
     ))
 }
 
-fn not_postgres(reply: &[u8]) -> Verdict {
-    Verdict::unhealthy(format!("not a PostgreSQL server ({})", stranger(reply)))
+fn not_postgres(reply: &[u8]) -> Error {
+    Error::OtherProtocol(format!("not a PostgreSQL server ({})", stranger(reply)))
 }

@@ -4,9 +4,33 @@
 //! (-MASTERDOWN) answers with an error instead, which the line quotes.
 
 use super::wire::{Wire, quote, stranger};
-use super::{Budget, Report, Verdict, open};
+use super::{Answer, Budget, Kind, Report, Verdict, open};
+use crate::config::HttpOptions;
 use crate::error::{Error, Phase};
-use crate::target::Target;
+use crate::target::{PathParts, Target, Userinfo};
+
+pub static KIND: Kind = Kind {
+    schemes: &["redis"],
+    tls: None,
+    default_port: Some(6379),
+    userinfo: Userinfo::PasswordAlone,
+    path: database_number,
+    check: None,
+    probe,
+};
+
+/// redis://HOST/2 names a database; PING answers the same in each.
+fn database_number(path: &str) -> Result<PathParts, String> {
+    let number = path.split('?').next().unwrap_or_default();
+    match number
+        .trim_start_matches('/')
+        .bytes()
+        .all(|b| b.is_ascii_digit())
+    {
+        true => Ok(PathParts::default()),
+        false => Err("a redis:// path is a database number, as in redis://HOST/0".to_string()),
+    }
+}
 
 const SENDING: Phase = Phase::Protocol("sending PING");
 const AWAITING_AUTH: Phase = Phase::Protocol("awaiting the reply to AUTH");
@@ -15,7 +39,7 @@ const AWAITING_PING: Phase = Phase::Protocol("awaiting the reply to PING");
 /// A reply line (+PONG, -LOADING ...) is short: one longer than this is not Redis.
 const MAX_LINE: usize = 1024;
 
-pub fn probe(target: &Target, budget: &Budget, report: &mut Report) -> Result<Verdict, Error> {
+fn probe(target: &Target, _: &HttpOptions, budget: &Budget, report: &mut Report) -> Answer {
     let mut wire = Wire::new(open(target, budget, report)?, budget);
     let password = target.password.as_ref().map(|secret| secret.expose());
     // AUTH and PING go together: one round trip, and PING's answer is only read once
@@ -33,18 +57,18 @@ pub fn probe(target: &Target, budget: &Budget, report: &mut Report) -> Result<Ve
     let mut lines = Lines::default();
     if password.is_some() {
         let Some(reply) = lines.next(&mut wire, AWAITING_AUTH)? else {
-            return Ok(too_long());
+            return Err(too_long());
         };
         report.note(budget, "read the reply to AUTH");
         let said = redacted(reply, password);
         match reply.first() {
             Some(b'+') => {}
             Some(b'-') => return Ok(Verdict::unhealthy(format!("AUTH failed: {said}"))),
-            _ => return Ok(not_redis(reply, password)),
+            _ => return Err(not_redis(reply, password)),
         }
     }
     let Some(reply) = lines.next(&mut wire, AWAITING_PING)? else {
-        return Ok(too_long());
+        return Err(too_long());
     };
     report.note(budget, "read the reply to PING");
     let said = redacted(reply, password);
@@ -55,7 +79,10 @@ pub fn probe(target: &Target, budget: &Budget, report: &mut Report) -> Result<Ve
         )),
         Some(b'-') => Verdict::unhealthy(format!("PING failed: {said}")),
         Some(b'+') => Verdict::unhealthy(format!("PING answered '{said}', not PONG")),
-        _ => not_redis(reply, password),
+        _ => {
+            wire.close();
+            return Err(not_redis(reply, password));
+        }
     };
     wire.close();
     Ok(verdict)
@@ -81,19 +108,19 @@ fn redacted(reply: &[u8], password: Option<&str>) -> String {
     }
 }
 
-fn not_redis(reply: &[u8], password: Option<&str>) -> Verdict {
+fn not_redis(reply: &[u8], password: Option<&str>) -> Error {
     let said = match password {
         Some(password) => String::from_utf8_lossy(reply).replace(password, "***"),
         None => String::from_utf8_lossy(reply).into_owned(),
     };
-    Verdict::unhealthy(format!(
+    Error::OtherProtocol(format!(
         "not a Redis server ({})",
         stranger(said.as_bytes())
     ))
 }
 
-fn too_long() -> Verdict {
-    Verdict::unhealthy(format!(
+fn too_long() -> Error {
+    Error::OtherProtocol(format!(
         "not a Redis server (a reply line longer than {MAX_LINE} bytes)"
     ))
 }

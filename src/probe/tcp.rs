@@ -2,11 +2,21 @@
 
 use std::net::Shutdown;
 
-use super::{Budget, Report, Verdict, open};
-use crate::error::Error;
-use crate::target::Target;
+use super::{Answer, Budget, Kind, Report, Verdict, open};
+use crate::config::HttpOptions;
+use crate::target::{Target, Userinfo, no_path};
 
-pub fn probe(target: &Target, budget: &Budget, report: &mut Report) -> Result<Verdict, Error> {
+pub static KIND: Kind = Kind {
+    schemes: &["tcp"],
+    tls: None,
+    default_port: None,
+    userinfo: Userinfo::Refused,
+    path: |path| no_path(path, "tcp"),
+    check: None,
+    probe,
+};
+
+fn probe(target: &Target, _: &HttpOptions, budget: &Budget, report: &mut Report) -> Answer {
     let stream = open(target, budget, report)?;
     // Close with a FIN, not a reset, so the service logs no aborted connection.
     stream.shutdown(Shutdown::Write).ok();

@@ -2,12 +2,12 @@
 //! and read runs under the deadline, and every read lands in a buffer of fixed size, so a
 //! server that stalls costs at most the deadline and one that floods at most a few KiB.
 
-use std::io::{self, Read, Write};
+use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
 
 use super::Budget;
 use crate::error::{Error, Phase};
-use crate::net::DeadlineStream;
+use crate::net::{DeadlineStream, closed, io_failure};
 use crate::outcome::{cap, printable};
 
 /// Quoted server text is cut to this many bytes; the line has other things to say.
@@ -32,7 +32,7 @@ impl Wire {
     pub fn send(&mut self, bytes: &[u8], phase: Phase) -> Result<(), Error> {
         self.stream
             .write_all(bytes)
-            .map_err(|e| io_error(&e, phase))
+            .map_err(|e| io_failure(&e, phase))
     }
 
     /// Reads into `buffer[filled..]` until at least `want` bytes are there (`want` is at
@@ -55,7 +55,7 @@ impl Wire {
         match self.stream.read(buffer) {
             Ok(0) => Err(closed(phase)),
             Ok(read) => Ok(read),
-            Err(e) => Err(io_error(&e, phase)),
+            Err(e) => Err(io_failure(&e, phase)),
         }
     }
 
@@ -63,24 +63,6 @@ impl Wire {
     pub fn close(self) {
         self.stream.stream.shutdown(Shutdown::Write).ok();
     }
-}
-
-fn closed(phase: Phase) -> Error {
-    Error::Connection {
-        phase,
-        reason: "the server closed the connection".to_string(),
-    }
-}
-
-fn io_error(e: &io::Error, phase: Phase) -> Error {
-    let reason = match e.kind() {
-        io::ErrorKind::TimedOut => return Error::Timeout(phase),
-        io::ErrorKind::WriteZero => return closed(phase),
-        io::ErrorKind::ConnectionReset => "the server reset the connection".to_string(),
-        io::ErrorKind::BrokenPipe | io::ErrorKind::UnexpectedEof => return closed(phase),
-        _ => e.to_string(),
-    };
-    Error::Connection { phase, reason }
 }
 
 /// Server text for the output line: up to its first line break, printable, and short.

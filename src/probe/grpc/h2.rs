@@ -6,8 +6,8 @@
 use std::io::{self, BufReader, Read, Write};
 
 use super::hpack::{self, Field};
-use crate::error::{Error, Phase};
-use crate::probe::http::io_reason;
+use crate::error::{Error, Http2Fault, Phase};
+use crate::net::io_failure;
 use crate::probe::{Budget, Report};
 
 const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
@@ -146,7 +146,7 @@ impl<S: Read + Write> Connection<S> {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 // Closed or reset before a whole frame header: what came tells the most.
                 Err(e) if e.kind() == io::ErrorKind::ConnectionReset => break,
-                Err(e) => return Err(io_error(&e, self.phase)),
+                Err(e) => return Err(io_failure(&e, self.phase)),
             }
         }
         if head.starts_with(b"HTTP/") {
@@ -155,25 +155,25 @@ impl<S: Read + Write> Connection<S> {
             answer.extend_from_slice(self.reader.buffer());
             let line = answer.split(|&b| b == b'\r' || b == b'\n').next();
             let line = String::from_utf8_lossy(line.unwrap_or_default());
-            return Err(Error::Http(format!(
+            return Err(Error::OtherProtocol(format!(
                 "not an HTTP/2 server: it answered \"{line}\""
             )));
         }
         // A TLS record: an alert (0x15) or a handshake (0x16), version 3.x.
         if filled >= 2 && matches!(head, [0x15 | 0x16, 0x03, ..]) {
-            return Err(Error::Http(
+            return Err(Error::OtherProtocol(
                 "the server answered with TLS: it needs grpcs://".to_string(),
             ));
         }
         if filled < head.len() {
-            return Err(Error::Http(
+            return Err(Error::OtherProtocol(
                 "the server closed the connection without an HTTP/2 answer (not an HTTP/2 server?)"
                     .to_string(),
             ));
         }
         let frame = self.read_payload(head)?;
         if frame.kind != SETTINGS || frame.flags & ACK != 0 {
-            return Err(Error::Http(
+            return Err(Error::OtherProtocol(
                 "not an HTTP/2 server: its first frame is not SETTINGS".to_string(),
             ));
         }
@@ -206,16 +206,14 @@ impl<S: Read + Write> Connection<S> {
                 GOAWAY => on_goaway(&frame)?,
                 RST_STREAM if ours => {
                     let code = frame.payload.get(..4).map_or(u32::MAX, be32);
-                    return Err(Error::Http(format!(
-                        "the server reset the stream ({})",
-                        error_name(code)
-                    )));
+                    return Err(Error::StreamReset(error_name(code)));
                 }
                 HEADERS if ours => {
                     let block = self.header_block(&frame)?;
-                    let fields = self.decoder.decode(&block, MAX_HEADER_LIST).map_err(|e| {
-                        Error::Http(format!("bad header block from the server: {e}"))
-                    })?;
+                    let fields = self
+                        .decoder
+                        .decode(&block, MAX_HEADER_LIST)
+                        .map_err(|e| Error::Http2(Http2Fault::HeaderBlock(e.to_string())))?;
                     match headers.take() {
                         // gRPC's Trailers-Only reply: the status in the only header block.
                         None if end_stream => {
@@ -250,9 +248,7 @@ impl<S: Read + Write> Connection<S> {
                     }
                     let content = content(&frame)?;
                     if body.len() + content.len() > max_body {
-                        return Err(Error::Http(format!(
-                            "the reply is larger than {max_body} bytes"
-                        )));
+                        return Err(Error::ReplyTooLarge(max_body));
                     }
                     body.extend_from_slice(content);
                     if end_stream {
@@ -289,9 +285,7 @@ impl<S: Read + Write> Connection<S> {
             }
             block.extend_from_slice(&next.payload);
             if block.len() > MAX_HEADER_LIST {
-                return Err(Error::Http(format!(
-                    "response headers larger than {MAX_HEADER_LIST} bytes"
-                )));
+                return Err(Error::HeadersTooLarge(MAX_HEADER_LIST));
             }
             flags = next.flags;
         }
@@ -321,9 +315,10 @@ impl<S: Read + Write> Connection<S> {
     fn read_payload(&mut self, head: [u8; 9]) -> Result<Frame, Error> {
         let length = be32(&[0, head[0], head[1], head[2]]) as usize;
         if length > MAX_FRAME {
-            return Err(Error::Http(format!(
-                "the server sent a frame of {length} bytes, more than the {MAX_FRAME} allowed"
-            )));
+            return Err(Error::Http2(Http2Fault::FrameTooLarge {
+                length,
+                max: MAX_FRAME,
+            }));
         }
         let mut payload = vec![0; length];
         self.read_exact(&mut payload)?;
@@ -338,7 +333,7 @@ impl<S: Read + Write> Connection<S> {
     fn read_exact(&mut self, buf: &mut [u8]) -> Result<(), Error> {
         self.reader
             .read_exact(buf)
-            .map_err(|e| io_error(&e, self.phase))
+            .map_err(|e| io_failure(&e, self.phase))
     }
 
     fn write(&mut self, bytes: &[u8]) -> Result<(), Error> {
@@ -346,7 +341,7 @@ impl<S: Read + Write> Connection<S> {
         stream
             .write_all(bytes)
             .and_then(|()| stream.flush())
-            .map_err(|e| io_error(&e, self.phase))
+            .map_err(|e| io_failure(&e, self.phase))
     }
 }
 
@@ -363,7 +358,7 @@ fn on_goaway(frame: &Frame) -> Result<(), Error> {
     }
     let debug = String::from_utf8_lossy(&frame.payload[8..]);
     let separator = if debug.is_empty() { "" } else { ": " };
-    Err(Error::Http(format!(
+    Err(Error::GoAway(format!(
         "the server closed the connection (GOAWAY {}{separator}{debug})",
         error_name(code)
     )))
@@ -393,15 +388,7 @@ fn be32(bytes: &[u8]) -> u32 {
 }
 
 fn protocol_error(what: &str) -> Error {
-    Error::Http(format!("HTTP/2 protocol error from the server: {what}"))
-}
-
-fn io_error(e: &io::Error, phase: Phase) -> Error {
-    match e.kind() {
-        // A socket timeout is WouldBlock on Unix.
-        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => Error::Timeout(phase),
-        _ => Error::Http(format!("{} {phase}", io_reason(e))),
-    }
+    Error::Http2(Http2Fault::Protocol(what.to_string()))
 }
 
 /// RFC 9113 7.
