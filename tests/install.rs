@@ -2,9 +2,8 @@
 //! Exit 0 installed; 64 when DIR cannot take it (missing, not a directory, read-only,
 //! not writable); 1 when the copy fails for another reason (a full disk).
 
-mod common;
-use common::system::{TempDir, clean, in_mount_namespace, is_root, require, static_binary};
-use common::*;
+use crate::common::system::{TempDir, clean, in_mount_namespace, is_root, static_binary};
+use crate::common::*;
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;

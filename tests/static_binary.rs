@@ -2,9 +2,8 @@
 //! /etc, no writable disk, no particular uid. Proved with the real static build
 //! (scripts/build-static.sh) in an empty root; the chroot cases need root.
 
-mod common;
-use common::system::{TempDir, clean, in_mount_namespace, is_root, require, static_binary};
-use common::*;
+use crate::common::system::{TempDir, clean, in_mount_namespace, is_root, static_binary};
+use crate::common::*;
 
 use std::collections::BTreeMap;
 use std::fs;

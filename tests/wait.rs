@@ -1,8 +1,6 @@
 //! --wait, --interval and `-- CMD`: the real binary against servers that become ready
 //! later, never do, or hang; exec of real programs; SIGTERM and SIGINT during the wait.
 
-mod common;
-
 use std::fs;
 use std::io::{BufRead, BufReader, Read};
 use std::net::TcpListener;
@@ -13,7 +11,8 @@ use std::sync::{Arc, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::system::is_root;
+use crate::common::*;
 
 /// CPU is shared with other builds: how late "at once" and "at the deadline" may be.
 const SLACK: Duration = Duration::from_millis(900);
@@ -559,25 +558,10 @@ fn sigint_during_a_hanging_attempt_stops_at_once_with_exit_1() {
     );
 }
 
-/// Whether this test may change mounts in a namespace of its own; under CI it must.
-fn root_or_skip(test: &str) -> bool {
-    let status = fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let root = status
-        .lines()
-        .any(|line| line.starts_with("Uid:") && line.split_whitespace().nth(1) == Some("0"));
-    if !root {
-        assert!(
-            std::env::var_os("CI").is_none_or(|ci| ci != "true"),
-            "{test} needs root under CI"
-        );
-        eprintln!("skipped {test}: needs root for a private mount namespace");
-    }
-    root
-}
-
 #[test]
 fn a_name_that_resolves_only_later_is_retried() {
-    if !root_or_skip("a_name_that_resolves_only_later_is_retried") {
+    let test = "a_name_that_resolves_only_later_is_retried";
+    if !require(is_root(), test, "root, for a private mount namespace") {
         return;
     }
     // In a private mount namespace (unshare -m), /etc/hosts is a file this test rewrites
@@ -593,7 +577,7 @@ fn a_name_that_resolves_only_later_is_retried() {
             if [ -e "/etc/$file" ]; then mount --bind "$2" "/etc/$file" || exit; fi; shift
         done && shift && exec "$@""#;
     let url = format!("http://late.hp-wait.test:{}/", server.port());
-    let mut command = common::system::mount_namespace(setup);
+    let mut command = crate::common::system::mount_namespace(setup);
     command
         .args([hosts.path(), nsswitch.path(), resolv.path()])
         .args([BIN, "--wait", "20s", "--interval", "100ms", &url])

@@ -1,6 +1,5 @@
-//! What the static-binary and Docker tests need from the machine: the static build, root,
-//! and a way to skip loudly. Under CI (CI=true) nothing is skipped: a missing
-//! prerequisite fails the test instead, so a green CI always means the checks ran.
+//! What tests need from the machine: the static build, root, clean commands, mount
+//! namespaces and temporary directories.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -32,27 +31,6 @@ pub fn static_binary() -> &'static Path {
         assert!(path.is_file(), "no static binary at {}", path.display());
         path
     })
-}
-
-pub fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|value| value == "true" || value == "1")
-}
-
-/// True when the test may go on. Otherwise prints why it is skipped, or under CI fails.
-pub fn require(available: bool, test: &str, what: &str) -> bool {
-    if available {
-        return true;
-    }
-    assert!(!in_ci(), "{test}: {what} is required under CI");
-    notice(&format!("SKIPPED {test}: needs {what}"));
-    false
-}
-
-/// A line on the terminal even when the test passes (libtest captures only the print
-/// macros, not writes to the stderr handle).
-pub fn notice(text: &str) {
-    use std::io::Write;
-    let _ = writeln!(std::io::stderr().lock(), "{text}");
 }
 
 pub fn is_root() -> bool {
