@@ -177,37 +177,13 @@ fn hostile_replies_end_in_one_clear_line_with_bounded_memory() {
         let mut args = vec!["--timeout", "2s"];
         args.extend(case.extra);
         args.push(&url);
-        let (run, rss) = probe_measured(&args);
-        let mut problems = sane(&run);
-        let line = if case.code == 0 {
-            &run.stdout
-        } else {
-            &run.stderr
+        let verdict = Verdict {
+            code: case.code,
+            says: case.text,
+            within: Duration::from_secs(2) + LATE,
+            max_rss_kib: MAX_RSS_KIB,
         };
-        if run.code != case.code {
-            problems.push(format!("exit {} instead of {}", run.code, case.code));
-        }
-        if !line.contains(case.text) {
-            problems.push(format!("no {:?}", case.text));
-        }
-        if run.output().lines().count() != 1 {
-            problems.push("not exactly one line".to_string());
-        }
-        if rss > MAX_RSS_KIB {
-            problems.push(format!("peak RSS {rss} KiB"));
-        }
-        if run.elapsed > Duration::from_secs(2) + LATE {
-            problems.push("past the deadline".to_string());
-        }
-        if problems.is_empty() {
-            Ok(())
-        } else {
-            let problems = problems.join("; ");
-            Err(format!(
-                "{}: {problems}\n    {run:?} rss {rss} KiB",
-                case.name
-            ))
-        }
+        verdict.check(case.name, &args)
     });
 }
 

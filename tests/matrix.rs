@@ -195,40 +195,13 @@ fn check_row(row: &Row) -> Result<(), String> {
     let mut args = vec!["--timeout", &timeout];
     args.extend(row.options);
     args.push(&target);
-    let (run, rss) = probe_measured(&args);
-    let mut problems = sane(&run);
-    if run.code != row.code {
-        problems.push(format!("exit {} instead of {}", run.code, row.code));
-    }
-    let line = if row.code == 0 {
-        &run.stdout
-    } else {
-        &run.stderr
+    let verdict = Verdict {
+        code: row.code,
+        says: &says,
+        within: row.within,
+        max_rss_kib: MAX_RSS_KIB,
     };
-    if !line.contains(&says) {
-        problems.push(format!("no {says:?}"));
-    }
-    if run.output().lines().count() != 1 {
-        problems.push("not exactly one line".to_string());
-    }
-    if run.elapsed > row.within {
-        problems.push(format!(
-            "took {:?}, more than {:?}",
-            run.elapsed, row.within
-        ));
-    }
-    if rss > MAX_RSS_KIB {
-        problems.push(format!("peak RSS {rss} KiB"));
-    }
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        let problems = problems.join("; ");
-        Err(format!(
-            "{}: {problems}\n    {run:?} rss {rss} KiB",
-            row.name
-        ))
-    }
+    verdict.check(&row.name, &args)
 }
 
 #[test]

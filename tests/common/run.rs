@@ -142,6 +142,54 @@ pub fn expect(args: &[&str], code: i32, says: &str) -> Run {
     run
 }
 
+/// What one measured run against a misbehaving server must show.
+pub struct Verdict<'a> {
+    pub code: i32,
+    /// In the line: stdout when healthy, stderr otherwise.
+    pub says: &'a str,
+    /// The longest the run may take.
+    pub within: Duration,
+    pub max_rss_kib: u64,
+}
+
+impl Verdict<'_> {
+    /// Runs healthprobe under GNU time and says what is wrong, if anything: `sane`, the
+    /// exit code, exactly one line that says the text, by `within`, in bounded memory.
+    pub fn check(&self, name: &str, args: &[&str]) -> Result<(), String> {
+        let (run, rss) = probe_measured(args);
+        let mut problems = sane(&run);
+        if run.code != self.code {
+            problems.push(format!("exit {} instead of {}", run.code, self.code));
+        }
+        let line = if self.code == 0 {
+            &run.stdout
+        } else {
+            &run.stderr
+        };
+        if !line.contains(self.says) {
+            problems.push(format!("no {:?}", self.says));
+        }
+        if run.output().lines().count() != 1 {
+            problems.push("not exactly one line".to_string());
+        }
+        if run.elapsed > self.within {
+            problems.push(format!(
+                "took {:?}, more than {:?}",
+                run.elapsed, self.within
+            ));
+        }
+        if rss > self.max_rss_kib {
+            problems.push(format!("peak RSS {rss} KiB"));
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            let problems = problems.join("; ");
+            Err(format!("{name}: {problems}\n    {run:?} rss {rss} KiB"))
+        }
+    }
+}
+
 /// One row of a table of runs: arguments and environment, the server behind `{url}`,
 /// and what the run must do. In args, env values and expected texts, `{url}` is
 /// `http://127.0.0.1:PORT`, `{addr}` is `127.0.0.1:PORT` and `{port}` is PORT of the
