@@ -59,8 +59,14 @@ fn compose_service_starts_only_once_db_is_up() {
     let waiting = logs
         .find("healthprobe: 0.0 s: waiting for tcp://db:5432:")
         .unwrap_or_else(|| panic!("no progress line:\n{logs}"));
+    assert!(
+        logs.contains("s: tcp://db:5432 is healthy"),
+        "no healthy progress line:\n{logs}"
+    );
+    // The verdict is on stdout, as the app's line is: compose keeps the order within a
+    // container's stream, not between its stdout and stderr.
     let healthy = logs
-        .find("s: tcp://db:5432 is healthy")
+        .find("healthy: tcp://db:5432: connected from ")
         .unwrap_or_else(|| panic!("no healthy line:\n{logs}"));
     // Then /app replaced healthprobe: PID 1 still, its arguments and environment intact.
     let started = logs

@@ -103,6 +103,15 @@ impl TempDir {
         self.path.join(name).to_string_lossy().into_owned()
     }
 
+    /// Writes a file inside with these contents and permission bits; its path, as text.
+    pub fn write(&self, name: &str, contents: &str, mode: u32) -> String {
+        use std::os::unix::fs::PermissionsExt;
+        let path = self.path.join(name);
+        std::fs::write(&path, contents).expect("write a file in the temporary directory");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+        path.to_string_lossy().into_owned()
+    }
+
     /// Hands the directory to a server's user (postgres, mysql), who must write in it.
     pub fn give_to(&self, owner: &str) {
         super::run_ok(
