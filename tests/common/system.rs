@@ -33,6 +33,13 @@ pub fn static_binary() -> &'static Path {
     })
 }
 
+/// Copies an executable with cp(1), not std::fs::copy: while this process holds the copy
+/// open for writing, a child that another test forks at that moment inherits the handle
+/// until it execs, and running the copy then fails with ETXTBSY ("Text file busy").
+pub fn copy_executable(from: &Path, to: &Path) {
+    super::run_ok(Command::new("cp").arg(from).arg(to));
+}
+
 pub fn is_root() -> bool {
     // The real uid, from the kernel's own account of this process.
     std::fs::read_to_string("/proc/self/status")
