@@ -1,8 +1,7 @@
 //! Promise 6, --body-contains: the text must be in the first 10 KiB of the body (no more
 //! is read), and the body is not read at all when nothing asks for it.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 const LIMIT: usize = 10 * 1024;
 

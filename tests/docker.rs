@@ -5,23 +5,13 @@
 //! notice; under CI they fail. Every container, image, volume and network a test creates
 //! is named hp-docker-* and removed by a guard when the test ends, pass or fail.
 
-mod common;
-use common::PROXY_VARIABLES;
-use common::system::{TempDir, notice, require, root, static_binary};
+use crate::common::docker::{Sandbox, docker, docker_ok, exec, inspect, last_check, wait_for};
+use crate::common::system::root;
+use crate::common::{PROXY_VARIABLES, notice};
 
 use std::fs;
-use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
-use std::sync::OnceLock;
-use std::thread;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
-use serde_json::Value;
-
-/// Debian's busybox-static: one statically linked binary, so it runs FROM scratch.
-const BUSYBOX: &str = "/bin/busybox";
-/// How long a container may take to reach a health state on a busy 2-core machine.
-const PATIENCE: Duration = Duration::from_secs(90);
 /// The HEALTHCHECK timing the cases use: checks every second, unhealthy after two misses.
 const BRISK: &str = "--interval=1s --timeout=5s --start-period=20s --start-interval=1s --retries=2";
 
@@ -49,288 +39,13 @@ fn dockerfile(with_probe: bool, with_shell: bool, healthcheck: Option<&str>) -> 
     text
 }
 
-fn docker(args: &[&str]) -> Output {
-    Command::new("docker")
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run docker")
-}
-
-/// Runs docker and returns its stdout, failing the test with stderr when it fails.
-fn docker_ok(args: &[&str]) -> String {
-    let output = docker(args);
-    assert!(
-        output.status.success(),
-        "docker {}: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).trim().to_string()
-}
-
-/// The engine's version, or why there is none.
-fn engine() -> &'static Result<String, String> {
-    static ENGINE: OnceLock<Result<String, String>> = OnceLock::new();
-    ENGINE.get_or_init(|| {
-        let output = Command::new("docker")
-            .args(["version", "--format", "{{.Server.Version}}"])
-            .stdin(Stdio::null())
-            .output()
-            .map_err(|e| format!("no docker CLI: {e}"))?;
-        let version = String::from_utf8_lossy(&output.stdout).trim().to_string();
-        if output.status.success() && !version.is_empty() {
-            Ok(version)
-        } else {
-            Err(String::from_utf8_lossy(&output.stderr).trim().to_string())
-        }
-    })
-}
-
-/// A compose file brought up under a project name, to bring down again.
-struct Stack {
-    file: PathBuf,
-    project: String,
-    env: Vec<(String, String)>,
-}
-
-impl Stack {
-    fn compose(&self, args: &[&str]) -> Output {
-        let mut command = Command::new("docker-compose");
-        command
-            .arg("--project-name")
-            .arg(&self.project)
-            .arg("--file")
-            .arg(&self.file)
-            .args(args)
-            .envs(self.env.iter().map(|(k, v)| (k, v)))
-            .stdin(Stdio::null());
-        command.output().expect("run docker-compose")
-    }
-}
-
-/// What one test creates in Docker. Dropping it removes all of it, pass or fail.
-struct Sandbox {
-    test: String,
-    context: TempDir,
-    containers: Vec<String>,
-    images: Vec<String>,
-    volumes: Vec<String>,
-    stacks: Vec<Stack>,
-}
-
-/// An image as built, and the --start-interval its HEALTHCHECK lost, if this engine
-/// could not take it.
-struct Built {
-    tag: String,
-    dropped_start_interval: Option<String>,
-}
-
-impl Sandbox {
-    /// None (after a notice) when there is no engine and this is not CI.
-    fn new(test: &str) -> Option<Sandbox> {
-        let available = engine().is_ok();
-        let why = engine().as_ref().err().cloned().unwrap_or_default();
-        if !require(available, test, &format!("a Docker engine ({why})")) {
-            return None;
-        }
-        let context = TempDir::new(test);
-        let dir = context.path();
-        fs::copy(static_binary(), dir.join("healthprobe")).expect("copy healthprobe");
-        fs::copy(BUSYBOX, dir.join("busybox")).expect("copy busybox (apt busybox-static)");
-        fs::create_dir(dir.join("www")).unwrap();
-        fs::write(dir.join("www/health"), "ok\n").unwrap();
-        fs::create_dir(dir.join("shared")).unwrap();
-        Some(Sandbox {
-            test: test.to_string(),
-            context,
-            containers: Vec::new(),
-            images: Vec::new(),
-            volumes: Vec::new(),
-            stacks: Vec::new(),
-        })
-    }
-
-    /// hp-docker-TEST-WHAT-PID: unique to this run, and easy to find if left behind.
-    fn name(&self, what: &str) -> String {
-        format!("hp-docker-{}-{what}-{}", self.test, std::process::id())
-    }
-
-    fn build(&mut self, what: &str, dockerfile: &str) -> Built {
-        let tag = self.name(what);
-        self.images.push(tag.clone());
-        let output = self.build_as(&tag, dockerfile);
-        if output.status.success() {
-            return Built {
-                tag,
-                dropped_start_interval: None,
-            };
-        }
-        let error = String::from_utf8_lossy(&output.stderr).into_owned();
-        // Engines before 25 (API 1.44) do not know HEALTHCHECK --start-interval and fail
-        // the build on it. There, and only there, the flag goes, and the caller gets its
-        // value to probe the start period as briskly with --health-interval.
-        let Some((without, value)) = without_start_interval(dockerfile)
-            .filter(|_| error.contains("Unknown flag: start-interval"))
-        else {
-            panic!("docker build {tag}: {error}");
-        };
-        notice(&format!(
-            "NOTICE {}: Docker Engine {} rejects HEALTHCHECK --start-interval (Engine 25+): \
-             building without --start-interval={value}",
-            self.test,
-            engine().as_deref().unwrap_or("?"),
-        ));
-        let output = self.build_as(&tag, &without);
-        assert!(
-            output.status.success(),
-            "docker build {tag}: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        Built {
-            tag,
-            dropped_start_interval: Some(value),
-        }
-    }
-
-    fn build_as(&self, tag: &str, dockerfile: &str) -> Output {
-        use std::io::Write;
-        // --no-cache: tests build in parallel and remove their images when done; a layer
-        // cached from another test's image can vanish mid-build ("failed to get digest").
-        let mut child = Command::new("docker")
-            .args([
-                "build",
-                "--no-cache",
-                "--quiet",
-                "--tag",
-                tag,
-                "--file",
-                "-",
-            ])
-            .arg(self.context.path())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("run docker build");
-        let mut stdin = child.stdin.take().expect("stdin");
-        stdin
-            .write_all(dockerfile.as_bytes())
-            .expect("write the Dockerfile");
-        drop(stdin);
-        child.wait_with_output().expect("docker build")
-    }
-
-    /// `docker run --detach --name NAME ARGS...`; returns NAME.
-    fn run(&mut self, what: &str, args: &[impl AsRef<str>]) -> String {
-        let name = self.name(what);
-        self.containers.push(name.clone());
-        let mut full = vec!["run", "--detach", "--name", &name];
-        full.extend(args.iter().map(AsRef::as_ref));
-        docker_ok(&full);
-        name
-    }
-
-    fn volume(&mut self, what: &str) -> String {
-        let name = self.name(what);
-        self.volumes.push(name.clone());
-        docker_ok(&["volume", "create", &name]);
-        name
-    }
-
-    fn stack(&mut self, file: PathBuf, env: &[(&str, &str)]) -> usize {
-        self.stacks.push(Stack {
-            file,
-            project: self.name("stack"),
-            env: env
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-        });
-        self.stacks.len() - 1
-    }
-}
-
-impl Drop for Sandbox {
-    fn drop(&mut self) {
-        for stack in &self.stacks {
-            let _ = stack.compose(&["down", "--volumes", "--remove-orphans", "--timeout", "1"]);
-        }
-        if !self.containers.is_empty() {
-            let mut args = vec!["rm", "--force", "--volumes"];
-            args.extend(self.containers.iter().map(String::as_str));
-            let _ = docker(&args);
-        }
-        if !self.volumes.is_empty() {
-            let mut args = vec!["volume", "rm", "--force"];
-            args.extend(self.volumes.iter().map(String::as_str));
-            let _ = docker(&args);
-        }
-        if !self.images.is_empty() {
-            // By tag: an image that another test's tag shares is only untagged.
-            let mut args = vec!["rmi", "--force"];
-            args.extend(self.images.iter().map(String::as_str));
-            let _ = docker(&args);
-        }
-    }
-}
-
-/// The HEALTHCHECK text without its --start-interval flag, and the flag's value.
-fn without_start_interval(text: &str) -> Option<(String, String)> {
-    const FLAG: &str = "--start-interval=";
-    let start = text.find(FLAG)?;
-    let rest = &text[start..];
-    let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
-    let value = rest[FLAG.len()..end].to_string();
-    Some((
-        format!("{}{}", &text[..start], rest[end..].trim_start()),
-        value,
-    ))
-}
-
-/// `.State` of a container.
-fn state(container: &str) -> Value {
-    let text = docker_ok(&["inspect", "--format", "{{json .State}}", container]);
-    serde_json::from_str(&text).expect("docker inspect gives JSON")
-}
-
-/// Waits until the container's health is `status`, and returns `.State.Health`.
-fn wait_for(container: &str, status: &str) -> Value {
-    let start = Instant::now();
-    loop {
-        let state = state(container);
-        let health = &state["Health"];
-        if health["Status"] == status {
-            return health.clone();
-        }
-        let logs = || {
-            let output = docker(&["logs", container]);
-            String::from_utf8_lossy(&output.stderr).into_owned()
-        };
-        assert!(
-            state["Running"] == true,
-            "{container} stopped before it was {status}: {state}\nlogs: {}",
-            logs()
-        );
-        assert!(
-            start.elapsed() < PATIENCE,
-            "{container} not {status} after {PATIENCE:?}: {health}\nlogs: {}",
-            logs()
-        );
-        thread::sleep(Duration::from_millis(200));
-    }
-}
-
-/// `State.Health.Log[-1]`: the newest check's exit code and output.
-fn last_check(health: &Value) -> (i64, String) {
-    let last = health["Log"]
-        .as_array()
-        .and_then(|log| log.last())
-        .unwrap_or_else(|| panic!("no health log: {health}"));
-    (
-        last["ExitCode"].as_i64().unwrap_or(-1),
-        last["Output"].as_str().unwrap_or_default().to_string(),
-    )
+/// The service's files in the sandbox's build context: www/health, and an empty shared/.
+fn with_service_files(sandbox: Sandbox) -> Sandbox {
+    let dir = sandbox.context();
+    fs::create_dir(dir.join("www")).expect("create www");
+    fs::write(dir.join("www/health"), "ok\n").expect("write www/health");
+    fs::create_dir(dir.join("shared")).expect("create shared");
+    sandbox
 }
 
 /// Waits until the container is healthy and its newest check printed a line that starts
@@ -347,12 +62,6 @@ fn healthy_with(container: &str, line: &str) -> String {
 fn brisk_healthcheck(command: &[&str]) -> String {
     let command = serde_json::to_string(command).expect("a JSON array");
     format!("HEALTHCHECK {BRISK} CMD {command}")
-}
-
-fn exec(container: &str, args: &[&str]) -> String {
-    let mut full = vec!["exec", container];
-    full.extend_from_slice(args);
-    docker_ok(&full)
 }
 
 /// A Dockerfile duration (`30s`, `500ms`, `1m`) in nanoseconds, as `docker inspect` gives it.
@@ -373,7 +82,7 @@ fn nanos(text: &str) -> u64 {
 
 #[test]
 fn dockerfile_example_healthcheck_goes_healthy() {
-    let Some(mut sandbox) = Sandbox::new("example") else {
+    let Some(mut sandbox) = Sandbox::new("example").map(with_service_files) else {
         return;
     };
     let example = fs::read_to_string(root().join("Dockerfile.example")).unwrap();
@@ -390,14 +99,7 @@ fn dockerfile_example_healthcheck_goes_healthy() {
     let (flags, command) = line.split_once(" CMD ").expect("exec form");
     let mut test = vec!["CMD".to_string()];
     test.extend(serde_json::from_str::<Vec<String>>(command).expect("CMD is a JSON array"));
-    let config = docker_ok(&[
-        "image",
-        "inspect",
-        "--format",
-        "{{json .Config.Healthcheck}}",
-        &built.tag,
-    ]);
-    let config: Value = serde_json::from_str(&config).unwrap();
+    let config = inspect(&built.tag, ".Config.Healthcheck");
     assert_eq!(config["Test"], serde_json::json!(test), "{config}");
     for flag in flags.split_whitespace().skip(1) {
         let (name, value) = flag.split_once('=').expect("--flag=value");
@@ -432,7 +134,7 @@ fn dockerfile_example_healthcheck_goes_healthy() {
 
 #[test]
 fn turns_unhealthy_with_our_line_in_the_log_and_recovers() {
-    let Some(mut sandbox) = Sandbox::new("flip") else {
+    let Some(mut sandbox) = Sandbox::new("flip").map(with_service_files) else {
         return;
     };
     let healthcheck = brisk_healthcheck(&[
@@ -462,7 +164,7 @@ fn turns_unhealthy_with_our_line_in_the_log_and_recovers() {
 
 #[test]
 fn expands_port_from_the_container_environment() {
-    let Some(mut sandbox) = Sandbox::new("port") else {
+    let Some(mut sandbox) = Sandbox::new("port").map(with_service_files) else {
         return;
     };
     // Exec form: no shell expands ${PORT}; healthprobe does, from the container's env.
@@ -473,10 +175,20 @@ fn expands_port_from_the_container_environment() {
         "good",
         &[&["--env", "PORT=8081", &image.tag][..], &serve_8081].concat(),
     );
-    // The app's environment has a typo: PROT for PORT.
+    // The app's environment has a typo: PROT for PORT. It never turns healthy, so its
+    // start period would pass before a miss counted: 1 ms instead of the image's 20 s.
     let typo = sandbox.run(
         "typo",
-        &[&["--env", "PROT=8081", &image.tag][..], &serve_8081].concat(),
+        &[
+            &[
+                "--env",
+                "PROT=8081",
+                "--health-start-period=1ms",
+                &image.tag,
+            ][..],
+            &serve_8081,
+        ]
+        .concat(),
     );
 
     healthy_with(
@@ -496,7 +208,7 @@ fn expands_port_from_the_container_environment() {
 
 #[test]
 fn health_cmd_probes_tcp() {
-    let Some(mut sandbox) = Sandbox::new("tcp") else {
+    let Some(mut sandbox) = Sandbox::new("tcp").map(with_service_files) else {
         return;
     };
     // `docker run --health-cmd` is always `/bin/sh -c CMD`, so this image has a shell.
@@ -524,7 +236,7 @@ fn health_cmd_probes_tcp() {
 
 #[test]
 fn localhost_reaches_ipv4_only_and_ipv6_only_services() {
-    let Some(mut sandbox) = Sandbox::new("families") else {
+    let Some(mut sandbox) = Sandbox::new("families").map(with_service_files) else {
         return;
     };
     let healthcheck = brisk_healthcheck(&["/healthprobe", "http://localhost:8080/health"]);
@@ -577,7 +289,7 @@ fn localhost_reaches_ipv4_only_and_ipv6_only_services() {
 
 #[test]
 fn a_dead_proxy_in_the_app_environment_is_ignored() {
-    let Some(mut sandbox) = Sandbox::new("proxy") else {
+    let Some(mut sandbox) = Sandbox::new("proxy").map(with_service_files) else {
         return;
     };
     let healthcheck = brisk_healthcheck(&["/healthprobe", "http://localhost:8080/health"]);
@@ -598,7 +310,7 @@ fn a_dead_proxy_in_the_app_environment_is_ignored() {
 
 #[test]
 fn runs_as_any_uid_on_a_read_only_root_and_writes_nothing() {
-    let Some(mut sandbox) = Sandbox::new("readonly") else {
+    let Some(mut sandbox) = Sandbox::new("readonly").map(with_service_files) else {
         return;
     };
     let healthcheck = brisk_healthcheck(&["/healthprobe", "http://localhost:8080/health"]);
@@ -619,7 +331,7 @@ fn runs_as_any_uid_on_a_read_only_root_and_writes_nothing() {
 
 #[test]
 fn installs_into_a_volume_that_a_scratch_service_runs_it_from() {
-    let Some(mut sandbox) = Sandbox::new("install") else {
+    let Some(mut sandbox) = Sandbox::new("install").map(with_service_files) else {
         return;
     };
     let with_probe = sandbox.build("init", &dockerfile(true, false, None));
@@ -679,20 +391,12 @@ fn installs_into_a_volume_that_a_scratch_service_runs_it_from() {
 
 #[test]
 fn compose_stack_starts_in_dependency_order() {
-    let Some(mut sandbox) = Sandbox::new("compose") else {
+    let Some(mut sandbox) = Sandbox::with_compose("compose").map(with_service_files) else {
         return;
     };
-    let compose = Command::new("docker-compose")
-        .arg("version")
-        .output()
-        .is_ok_and(|output| output.status.success());
-    if !require(compose, "compose", "docker-compose") {
-        return;
-    }
     let image = sandbox.build("image", &dockerfile(true, false, None));
     let file = root().join("examples/compose.yaml");
-    let index = sandbox.stack(file, &[("HEALTHPROBE_STACK_IMAGE", &image.tag)]);
-    let stack = &sandbox.stacks[index];
+    let stack = sandbox.stack(file, &[("HEALTHPROBE_STACK_IMAGE", &image.tag)]);
     let since = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()

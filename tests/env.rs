@@ -3,8 +3,7 @@
 //! `$$` are expanded in targets, header values and option values; an unset variable
 //! without a default is a usage error that names it.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 fn ok() -> Reply {
     http("200 OK", &[], "ok")

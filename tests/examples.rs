@@ -3,8 +3,7 @@
 //! killing the probe), and Kubernetes runs the probe from where the init container put it.
 //! (tests/docker.rs runs Dockerfile.example's HEALTHCHECK and examples/compose.yaml for real.)
 
-mod common;
-use common::system::root;
+use crate::common::system::root;
 
 use std::fs;
 use std::time::Duration;

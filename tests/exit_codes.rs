@@ -2,8 +2,7 @@
 //! usage or configuration error; never 2 (Docker reserves it) and never a panic's code.
 //! Several targets are probed at the same time under the one deadline.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 use std::time::Duration;
 

@@ -2,8 +2,7 @@
 //! exit codes, and an example for a Dockerfile, compose and a Kubernetes exec probe)
 //! and -V/--version, both on stdout with exit 0, before anything else can fail.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 /// Every option, with the variable it also comes from.
 const OPTIONS: [(&str, &str); 12] = [

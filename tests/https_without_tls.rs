@@ -1,9 +1,7 @@
 //! The default build has no TLS: https:// and the TLS options are usage errors that say
 //! how to get the TLS build, never a silent plain-HTTP probe.
-#![cfg(not(feature = "tls"))]
 
-mod common;
-use common::*;
+use crate::common::*;
 
 const HINT: &str = "the TLS build of healthprobe (cargo build --release --features tls)";
 

@@ -2,9 +2,10 @@
 //! Exit 0 installed; 64 when DIR cannot take it (missing, not a directory, read-only,
 //! not writable); 1 when the copy fails for another reason (a full disk).
 
-mod common;
-use common::system::{TempDir, clean, in_mount_namespace, is_root, require, static_binary};
-use common::*;
+use crate::common::system::{
+    TempDir, clean, copy_executable, in_mount_namespace, is_root, static_binary,
+};
+use crate::common::*;
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
@@ -169,7 +170,7 @@ fn installs_from_a_bare_root_without_proc() {
     // Only /healthprobe and an empty /shared: no /proc, so the probe finds itself
     // through argv[0].
     let root = TempDir::new("install-chroot");
-    fs::copy(static_binary(), root.path().join("healthprobe")).unwrap();
+    copy_executable(static_binary(), &root.path().join("healthprobe"));
     fs::create_dir(root.path().join("shared")).unwrap();
     let in_root = |args: &[&str]| {
         let mut command = clean("chroot");

@@ -4,8 +4,7 @@
 //! server text is stripped of control characters and a line never exceeds 300 bytes.
 //! -v adds resolved addresses and per-phase timings on stderr.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 /// Checks `line` is `{head} in N ms`, N a number, and returns N.
 fn ends_in_ms(line: &str, head: &str) -> u64 {

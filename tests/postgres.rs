@@ -1,8 +1,7 @@
 //! postgres:// against a throwaway PostgreSQL cluster the test creates (run as the postgres
 //! user), and scripted replies for other protocols, silence and floods.
-mod common;
-use common::system::{TempDir, is_root, require};
-use common::*;
+use crate::common::system::{TempDir, is_root};
+use crate::common::*;
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -250,32 +249,10 @@ fn the_user_defaults_to_postgres_and_the_database_to_the_user() {
 }
 
 #[test]
-fn another_protocol_is_not_postgres() {
-    let server = Server::start(Reply::Answer(
-        b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n".to_vec(),
-    ));
-    let says = "not a PostgreSQL server (it said 'HTTP/1.1 400 Bad Request')";
-    expect(&[&url(&server)], 1, says);
-}
-
-#[test]
 fn closing_without_an_answer_is_unhealthy() {
     let server = Server::start(Reply::Answer(Vec::new()));
     let says = "connection closed by the server awaiting the reply to the startup message";
     expect(&[&url(&server)], 1, says);
-}
-
-#[test]
-fn a_silent_server_times_out_awaiting_the_reply() {
-    let server = Server::start(Reply::Silent);
-    expect_timeout(&url(&server), "awaiting the reply to the startup message");
-}
-
-#[test]
-fn a_flood_is_cut_short_in_bounded_memory() {
-    // 'E' then a length of "xxxx": 2 GB, which no error reply is.
-    let server = Server::greet(Greeting::Flood(b"E".to_vec()));
-    expect_flood_refused(&url(&server), "not a PostgreSQL server (it said 'Exxxx");
 }
 
 fn url(server: &Server) -> String {

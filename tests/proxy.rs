@@ -2,8 +2,7 @@
 //! Docker hands the app's environment to the probe; `--proxy URL` opts in, and then
 //! the request goes through it (ureq tunnels plain HTTP with CONNECT too).
 
-mod common;
-use common::*;
+use crate::common::*;
 
 #[test]
 fn proxy_variables_pointing_at_a_dead_proxy_change_nothing() {

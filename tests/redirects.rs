@@ -2,8 +2,7 @@
 //! 11th is unhealthy); a redirect elsewhere is not followed and counts as healthy, with
 //! a note in the line. With `--status` naming a 3xx, that 3xx is the answer.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 use std::net::TcpListener;
 

@@ -1,8 +1,7 @@
 //! redis:// against a real redis-server the test starts, and scripted replies for what a
 //! real server will not do on demand (LOADING, BUSY, floods, other protocols).
-mod common;
-use common::system::{TempDir, require};
-use common::*;
+use crate::common::system::TempDir;
+use crate::common::*;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -202,34 +201,6 @@ fn a_password_echoed_by_the_server_is_masked() {
 }
 
 #[test]
-fn another_protocol_is_not_redis() {
-    let server = Server::start(Reply::Answer(
-        b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n".to_vec(),
-    ));
-    let says = "not a Redis server (it said 'HTTP/1.1 400 Bad Request')";
-    expect(&[&url(&server)], 1, says);
-}
-
-#[test]
-fn a_silent_server_times_out_awaiting_pong() {
-    let server = Server::start(Reply::Silent);
-    expect_timeout(&url(&server), "awaiting the reply to PING");
-}
-
-#[test]
-fn a_flood_is_cut_short_in_bounded_memory() {
-    let server = Server::greet(Greeting::Flood(b"+".to_vec()));
-    let says = "not a Redis server (a reply line longer than 1024 bytes)";
-    expect_flood_refused(&url(&server), says);
-}
-
-#[test]
-fn a_closed_port_is_unhealthy() {
-    let target = format!("redis://127.0.0.1:{}", closed_port());
-    expect(&[&target], 1, "connection refused");
-}
-
-#[test]
 fn bad_redis_urls_are_usage_errors_that_mask_the_password() {
     for (target, says) in [
         ("redis://:hunter2@localhost:0", "port must be 1-65535"),
@@ -244,8 +215,4 @@ fn bad_redis_urls_are_usage_errors_that_mask_the_password() {
         assert!(run.stderr.contains(":***@"), "{target}: {run:?}");
         assert!(!run.stderr.contains("hunter2"), "{target}: {run:?}");
     }
-}
-
-fn url(server: &Server) -> String {
-    format!("redis://127.0.0.1:{}", server.port())
 }

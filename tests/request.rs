@@ -2,8 +2,7 @@
 //! query as given, `User-Agent: healthprobe/<version>`, `Connection: close`, no body,
 //! and -H headers (repeatable, one of them may replace Host).
 
-mod common;
-use common::*;
+use crate::common::*;
 
 /// Probes a fresh 200 server with `args` (then its URL) and returns the request head
 /// it received, asserting the probe was healthy.

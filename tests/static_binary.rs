@@ -2,9 +2,10 @@
 //! /etc, no writable disk, no particular uid. Proved with the real static build
 //! (scripts/build-static.sh) in an empty root; the chroot cases need root.
 
-mod common;
-use common::system::{TempDir, clean, in_mount_namespace, is_root, require, static_binary};
-use common::*;
+use crate::common::system::{
+    TempDir, clean, copy_executable, in_mount_namespace, is_root, static_binary,
+};
+use crate::common::*;
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -41,7 +42,7 @@ fn has_no_interpreter_and_no_shared_libraries() {
 /// A root directory that holds nothing but /healthprobe.
 fn empty_root(name: &str) -> TempDir {
     let root = TempDir::new(name);
-    fs::copy(static_binary(), root.path().join("healthprobe")).expect("copy the binary");
+    copy_executable(static_binary(), &root.path().join("healthprobe"));
     root
 }
 

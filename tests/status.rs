@@ -2,8 +2,7 @@
 //! rule), and `--status` replaces that range with `200`, `2xx`, `200-299` or a comma
 //! list of these.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 /// A reply with this status line and no Location, so a 3xx is an answer, not a redirect.
 fn status(line: &str) -> Reply {

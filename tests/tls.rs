@@ -1,16 +1,10 @@
 //! https:// in the TLS build (`cargo test --features tls`): the real binary against rustls
 //! servers on loopback, with a CA and certificates that each test makes for itself.
-#![cfg(feature = "tls")]
 
-mod common;
-
-use std::io::{Read, Write};
-use std::net::TcpListener;
-use std::thread;
 use std::time::Duration;
 
-use common::tls::{Pki, TlsServer};
-use common::*;
+use crate::common::tls::{Pki, TlsServer};
+use crate::common::*;
 use rcgen::{KeyPair, date_time_ymd};
 
 const LOCAL_NAMES: &[&str] = &["localhost", "127.0.0.1", "::1"];
@@ -264,41 +258,6 @@ fn a_client_certificate_from_another_ca_is_refused() {
             .contains("it rejects the client certificate (unknown ca)"),
         "{run:?}"
     );
-}
-
-#[test]
-fn a_plain_http_port_probed_with_https_says_so() {
-    // Like nginx on its http port: reads whatever comes, answers 400 in plain text.
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let port = listener.local_addr().expect("address").port();
-    thread::spawn(move || {
-        for mut stream in listener.incoming().flatten() {
-            let mut hello = [0u8; 4096];
-            let _ = stream.read(&mut hello);
-            let _ = stream.write_all(
-                b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-            );
-            let _ = stream.shutdown(std::net::Shutdown::Write);
-            while matches!(stream.read(&mut hello), Ok(n) if n > 0) {}
-        }
-    });
-    let run = probe(&[&format!("https://localhost:{port}/")]);
-    assert_eq!(run.code, 1, "{run:?}");
-    assert!(run.stderr.contains("does not speak TLS"), "{run:?}");
-}
-
-#[test]
-fn a_handshake_that_stalls_times_out_by_the_deadline() {
-    // Accepts and reads the ClientHello, then never answers it.
-    let server = Server::start(Reply::Silent);
-    let url = format!("https://localhost:{}/", server.port());
-    let run = probe(&["--timeout", "1s", "-k", &url]);
-    assert_eq!(run.code, 1, "{run:?}");
-    assert!(
-        run.stderr.contains("timed out during the TLS handshake"),
-        "{run:?}"
-    );
-    assert!(run.elapsed < Duration::from_millis(1900), "{run:?}");
 }
 
 #[test]

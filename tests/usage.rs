@@ -1,8 +1,7 @@
 //! Promises 1 and 11: every usage or configuration error exits 64 (never 2, never a panic)
 //! with one line on stderr that names the culprit, and nothing is probed.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 #[test]
 fn bad_arguments_exit_64_naming_the_culprit() {

@@ -1,19 +1,16 @@
 //! --wait, --interval and `-- CMD`: the real binary against servers that become ready
 //! later, never do, or hang; exec of real programs; SIGTERM and SIGINT during the wait.
 
-mod common;
-
 use std::fs;
 use std::io::{BufRead, BufReader, Read};
 use std::net::TcpListener;
-use std::os::unix::fs::PermissionsExt;
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::system::{TempDir, is_root};
+use crate::common::*;
 
 /// CPU is shared with other builds: how late "at once" and "at the deadline" may be.
 const SLACK: Duration = Duration::from_millis(900);
@@ -38,27 +35,6 @@ fn progress_lines(run: &Run) -> Vec<&str> {
 
 /// A file under the temp dir, named for this process and test, removed when dropped
 /// (also when the test fails).
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(name: &str, contents: &str, mode: u32) -> Scratch {
-        let path = std::env::temp_dir().join(format!("hp-wait-{}-{name}", std::process::id()));
-        fs::write(&path, contents).expect("write a scratch file");
-        fs::set_permissions(&path, fs::Permissions::from_mode(mode)).expect("chmod");
-        Scratch(path)
-    }
-
-    fn path(&self) -> &str {
-        self.0.to_str().expect("a UTF-8 temp dir")
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        fs::remove_file(&self.0).ok();
-    }
-}
-
 /// healthprobe running in the background, its stderr read line by line as it comes.
 struct Running {
     child: Child,
@@ -452,7 +428,8 @@ fn an_unhealthy_target_never_runs_the_command() {
 
 #[test]
 fn a_command_that_cannot_run_is_a_usage_error_before_anything_is_probed() {
-    let not_executable = Scratch::new("not-executable", "#!/bin/sh\necho hi\n", 0o644);
+    let dir = TempDir::new("wait-exec");
+    let not_executable = dir.write("not-executable", "#!/bin/sh\necho hi\n", 0o644);
     let folder = std::env::temp_dir();
     let folder = folder.to_str().expect("a UTF-8 temp dir");
     let cases = [
@@ -464,7 +441,7 @@ fn a_command_that_cannot_run_is_a_usage_error_before_anything_is_probed() {
             "hp-wait-no-such-program",
             "cannot run 'hp-wait-no-such-program': not found in PATH",
         ),
-        (not_executable.path(), "not executable (no x permission)"),
+        (not_executable.as_str(), "not executable (no x permission)"),
         (folder, "is a directory"),
         ("", "the command is empty"),
     ];
@@ -492,12 +469,13 @@ fn a_command_that_cannot_run_is_a_usage_error_before_anything_is_probed() {
 #[test]
 fn an_exec_that_fails_after_a_healthy_probe_exits_64_with_a_clear_line() {
     // Passes the early check (an executable file), but the kernel cannot start it.
-    let script = Scratch::new(
+    let dir = TempDir::new("wait-exec-fails");
+    let script = dir.write(
         "no-interpreter",
         "#!/nonexistent/hp-wait-interpreter\n",
         0o755,
     );
-    let script = script.path();
+    let script = script.as_str();
     let server = Server::start(http("200 OK", &[], ""));
     let run = probe(&[&server.url("/"), "--", script]);
     assert_eq!(run.code, 64, "{run:?}");
@@ -559,25 +537,10 @@ fn sigint_during_a_hanging_attempt_stops_at_once_with_exit_1() {
     );
 }
 
-/// Whether this test may change mounts in a namespace of its own; under CI it must.
-fn root_or_skip(test: &str) -> bool {
-    let status = fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let root = status
-        .lines()
-        .any(|line| line.starts_with("Uid:") && line.split_whitespace().nth(1) == Some("0"));
-    if !root {
-        assert!(
-            std::env::var_os("CI").is_none_or(|ci| ci != "true"),
-            "{test} needs root under CI"
-        );
-        eprintln!("skipped {test}: needs root for a private mount namespace");
-    }
-    root
-}
-
 #[test]
 fn a_name_that_resolves_only_later_is_retried() {
-    if !root_or_skip("a_name_that_resolves_only_later_is_retried") {
+    let test = "a_name_that_resolves_only_later_is_retried";
+    if !require(is_root(), test, "root, for a private mount namespace") {
         return;
     }
     // In a private mount namespace (unshare -m), /etc/hosts is a file this test rewrites
@@ -585,26 +548,23 @@ fn a_name_that_resolves_only_later_is_retried() {
     // in case files are not all): nothing outside this test sees the change, and no
     // query leaves the machine.
     let server = Server::start(http("200 OK", &[], ""));
-    let hosts = Scratch::new("hosts", "127.0.0.1 localhost\n", 0o644);
-    let nsswitch = Scratch::new("nsswitch.conf", "hosts: files\n", 0o644);
-    let resolv = Scratch::new("resolv.conf", "nameserver 127.0.0.1\n", 0o644);
+    let dir = TempDir::new("wait-resolve");
+    let hosts = dir.write("hosts", "127.0.0.1 localhost\n", 0o644);
+    let nsswitch = dir.write("nsswitch.conf", "hosts: files\n", 0o644);
+    let resolv = dir.write("resolv.conf", "nameserver 127.0.0.1\n", 0o644);
     let setup = r#"mount --bind "$1" /etc/hosts &&
         for file in nsswitch.conf resolv.conf; do
             if [ -e "/etc/$file" ]; then mount --bind "$2" "/etc/$file" || exit; fi; shift
         done && shift && exec "$@""#;
     let url = format!("http://late.hp-wait.test:{}/", server.port());
-    let mut command = common::system::mount_namespace(setup);
+    let mut command = crate::common::system::mount_namespace(setup);
     command
-        .args([hosts.path(), nsswitch.path(), resolv.path()])
+        .args([&hosts, &nsswitch, &resolv])
         .args([BIN, "--wait", "20s", "--interval", "100ms", &url])
         .env_clear();
     let running = Running::start(command);
     let first = running.wait_for_line("waiting for");
-    fs::write(
-        &hosts.0,
-        "127.0.0.1 localhost\n127.0.0.1 late.hp-wait.test\n",
-    )
-    .expect("add the name");
+    fs::write(&hosts, "127.0.0.1 localhost\n127.0.0.1 late.hp-wait.test\n").expect("add the name");
     let run = running.finish();
     assert!(
         first.contains("cannot resolve 'late.hp-wait.test'"),

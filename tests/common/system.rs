@@ -1,6 +1,5 @@
-//! What the static-binary and Docker tests need from the machine: the static build, root,
-//! and a way to skip loudly. Under CI (CI=true) nothing is skipped: a missing
-//! prerequisite fails the test instead, so a green CI always means the checks ran.
+//! What tests need from the machine: the static build, root, clean commands, mount
+//! namespaces and temporary directories.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -34,25 +33,11 @@ pub fn static_binary() -> &'static Path {
     })
 }
 
-pub fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|value| value == "true" || value == "1")
-}
-
-/// True when the test may go on. Otherwise prints why it is skipped, or under CI fails.
-pub fn require(available: bool, test: &str, what: &str) -> bool {
-    if available {
-        return true;
-    }
-    assert!(!in_ci(), "{test}: {what} is required under CI");
-    notice(&format!("SKIPPED {test}: needs {what}"));
-    false
-}
-
-/// A line on the terminal even when the test passes (libtest captures only the print
-/// macros, not writes to the stderr handle).
-pub fn notice(text: &str) {
-    use std::io::Write;
-    let _ = writeln!(std::io::stderr().lock(), "{text}");
+/// Copies an executable with cp(1), not std::fs::copy: while this process holds the copy
+/// open for writing, a child that another test forks at that moment inherits the handle
+/// until it execs, and running the copy then fails with ETXTBSY ("Text file busy").
+pub fn copy_executable(from: &Path, to: &Path) {
+    super::run_ok(Command::new("cp").arg(from).arg(to));
 }
 
 pub fn is_root() -> bool {
@@ -123,6 +108,15 @@ impl TempDir {
     /// A path inside, as text for a command's argument.
     pub fn join(&self, name: &str) -> String {
         self.path.join(name).to_string_lossy().into_owned()
+    }
+
+    /// Writes a file inside with these contents and permission bits; its path, as text.
+    pub fn write(&self, name: &str, contents: &str, mode: u32) -> String {
+        use std::os::unix::fs::PermissionsExt;
+        let path = self.path.join(name);
+        std::fs::write(&path, contents).expect("write a file in the temporary directory");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+        path.to_string_lossy().into_owned()
     }
 
     /// Hands the directory to a server's user (postgres, mysql), who must write in it.

@@ -1,0 +1,41 @@
+//! The one integration binary: every test drives the real healthprobe binary. One module
+//! per concern; the helpers they share are in common/, split by concern.
+//!
+//! The Docker, compose and static-binary suites run the default static build whatever
+//! features this binary was built with, so they are compiled into the default run only:
+//! `cargo test --features tls` runs what the TLS build changes, not those again.
+
+mod common;
+
+mod addresses;
+mod body;
+mod deadline;
+#[cfg(not(feature = "tls"))]
+mod docker;
+#[cfg(not(feature = "tls"))]
+mod docker_wait;
+mod env;
+mod examples;
+mod exit_codes;
+mod grpc;
+mod help;
+mod hostile;
+#[cfg(not(feature = "tls"))]
+mod https_without_tls;
+mod install;
+mod matrix;
+mod mysql;
+mod output;
+mod postgres;
+mod proxy;
+mod redirects;
+mod redis;
+mod request;
+#[cfg(not(feature = "tls"))]
+mod static_binary;
+mod status;
+mod tcp;
+#[cfg(feature = "tls")]
+mod tls;
+mod usage;
+mod wait;
