@@ -1,17 +1,12 @@
 //! Promises of the binary's shape: it starts safely whatever descriptors it is given, and
-//! it documents every kind of target it accepts. Only std and the binary: this file can
-//! become a module of the one integration binary as it is.
+//! it documents every kind of target it accepts.
 
 use std::net::TcpListener;
 use std::process::{Command, Output, Stdio};
 
-const BINARY: &str = env!("CARGO_BIN_EXE_healthprobe");
+use crate::common::server::closed_port;
 
-/// A port on 127.0.0.1 that nothing listens on (bound, then released).
-fn closed_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-    listener.local_addr().expect("local address").port()
-}
+use crate::common::run::BIN as BINARY;
 
 /// Runs the binary with its stderr closed (not redirected: closed, as a careless
 /// supervisor may start it), through sh, which std's Command cannot do by itself.

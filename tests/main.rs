@@ -8,6 +8,7 @@
 mod common;
 
 mod addresses;
+mod architecture;
 mod body;
 mod deadline;
 #[cfg(not(feature = "tls"))]
