@@ -109,7 +109,11 @@ fn docker_ok(args: &[&str]) -> String {
 
 /// The engine's version, or why there is none.
 fn engine() -> Result<String, String> {
-    let output = docker(&["version", "--format", "{{.Server.Version}}"]);
+    let output = Command::new("docker")
+        .args(["version", "--format", "{{.Server.Version}}"])
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("no docker CLI: {e}"))?;
     let version = String::from_utf8_lossy(&output.stdout).trim().to_string();
     if output.status.success() && !version.is_empty() {
         Ok(version)
