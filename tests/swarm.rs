@@ -129,11 +129,21 @@ fn unix_seconds() -> u64 {
         .as_secs()
 }
 
-/// How many tests use the swarm now, and whether this process created it.
-static SWARM: Mutex<(usize, bool)> = Mutex::new((0, false));
-/// The bridge `swarm init` creates and `swarm leave` keeps: removed with the swarm when
-/// this process made both.
-static GWBRIDGE_CREATED: Mutex<bool> = Mutex::new(false);
+/// The swarm as this process uses it.
+struct Swarm {
+    /// Tests holding a lease now.
+    users: usize,
+    /// This process ran `swarm init`, so it leaves the swarm again.
+    created: bool,
+    /// `docker_gwbridge` (the bridge init creates and leave keeps) was new at that init.
+    created_gwbridge: bool,
+}
+
+static SWARM: Mutex<Swarm> = Mutex::new(Swarm {
+    users: 0,
+    created: false,
+    created_gwbridge: false,
+});
 
 /// A test's hold on the swarm: the first one in creates it if the engine is in none; the
 /// last one out leaves it again, only if this process created it.
@@ -142,21 +152,20 @@ struct SwarmLease;
 impl SwarmLease {
     fn take(test: &str) -> Option<SwarmLease> {
         let mut swarm = SWARM.lock().unwrap_or_else(|e| e.into_inner());
-        if swarm.0 == 0 {
+        if swarm.users == 0 {
             let state = docker_ok(&["info", "--format", "{{.Swarm.LocalNodeState}}"]);
             if state == "inactive" {
                 let gwbridge = docker(&["network", "inspect", "docker_gwbridge"]);
                 docker_ok(&["swarm", "init", "--advertise-addr", "127.0.0.1"]);
-                swarm.1 = true;
-                *GWBRIDGE_CREATED.lock().unwrap_or_else(|e| e.into_inner()) =
-                    !gwbridge.status.success();
+                swarm.created = true;
+                swarm.created_gwbridge = !gwbridge.status.success();
             }
         }
         let manager = docker_ok(&["info", "--format", "{{.Swarm.ControlAvailable}}"]);
         if !require(manager == "true", test, "a swarm manager node") {
             return None;
         }
-        swarm.0 += 1;
+        swarm.users += 1;
         Some(SwarmLease)
     }
 }
@@ -164,8 +173,8 @@ impl SwarmLease {
 impl Drop for SwarmLease {
     fn drop(&mut self) {
         let mut swarm = SWARM.lock().unwrap_or_else(|e| e.into_inner());
-        swarm.0 -= 1;
-        if swarm.0 == 0 && swarm.1 {
+        swarm.users -= 1;
+        if swarm.users == 0 && swarm.created {
             // Another test process on this engine may have found our swarm and be using it:
             // the swarm goes once its services are gone too (or after PATIENCE regardless).
             let start = Instant::now();
@@ -177,8 +186,8 @@ impl Drop for SwarmLease {
                 thread::sleep(Duration::from_secs(1));
             }
             let _ = docker(&["swarm", "leave", "--force"]);
-            swarm.1 = false;
-            if *GWBRIDGE_CREATED.lock().unwrap_or_else(|e| e.into_inner()) {
+            swarm.created = false;
+            if swarm.created_gwbridge {
                 let _ = docker(&["network", "rm", "docker_gwbridge"]);
             }
         }
