@@ -24,6 +24,7 @@ mod hostile;
 #[cfg(not(feature = "tls"))]
 mod https_without_tls;
 mod install;
+mod k8s_example;
 mod matrix;
 mod mysql;
 mod output;
@@ -35,6 +36,8 @@ mod request;
 #[cfg(not(feature = "tls"))]
 mod static_binary;
 mod status;
+#[cfg(not(feature = "tls"))]
+mod swarm;
 mod tcp;
 #[cfg(feature = "tls")]
 mod tls;
