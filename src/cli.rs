@@ -11,15 +11,17 @@ use pico_args::Arguments;
 use crate::config::{Config, Exec, HttpOptions, StatusSet};
 use crate::error::Error;
 use crate::sys;
-use crate::target::Target;
+use crate::target::Syntax;
 
 mod help;
+mod options;
 mod values;
 
 pub use help::HELP;
+use options::{Options, Setting, argument_error};
 use values::{
-    env_var, expand, expand_target, header_value, non_empty_line, parse_duration, parse_header,
-    parse_method, parse_proxy, without_credentials,
+    header_value, non_empty_line, parse_duration, parse_header, parse_method, parse_proxy,
+    without_credentials,
 };
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(3);
@@ -55,7 +57,12 @@ pub fn process_env() -> impl Fn(&str) -> Option<OsString> {
     }
 }
 
-pub fn parse(mut args: Vec<OsString>, env: Env) -> Result<Command, Error> {
+/// `kinds`: every kind of target (the probe module's KINDS), as its URL is written.
+pub fn parse(
+    mut args: Vec<OsString>,
+    env: Env,
+    kinds: &[impl AsRef<Syntax>],
+) -> Result<Command, Error> {
     // First, so that `-- /app --help` asks /app for help, not us.
     let exec = split_command(&mut args, env)?;
     let mut args = Arguments::from_vec(args);
@@ -140,7 +147,7 @@ pub fn parse(mut args: Vec<OsString>, env: Env) -> Result<Command, Error> {
         .unwrap_or(DEFAULT_INTERVAL);
     let quiet = options.flag(["-q", "--quiet"], "HEALTHPROBE_QUIET")?;
     let verbose = options.flag(["-v", "--verbose"], "HEALTHPROBE_VERBOSE")?;
-    let targets = options.targets()?;
+    let targets = options.targets(kinds)?;
 
     let hosts = headers
         .iter()
@@ -187,8 +194,11 @@ pub fn parse(mut args: Vec<OsString>, env: Env) -> Result<Command, Error> {
     };
     // Each kind's own rule on the options (gRPC's on metadata), in the order of the
     // targets, as the one rule it replaced ran.
-    for check in targets.iter().filter_map(|target| target.kind.check) {
-        check(&http)?;
+    for check in targets
+        .iter()
+        .filter_map(|target| kinds[target.kind].as_ref().check)
+    {
+        check(&http.headers)?;
     }
     Ok(Command::Probe(Box::new(Config {
         targets,
@@ -257,169 +267,5 @@ fn install_command(dir: PathBuf, args: Arguments) -> Result<Command, Error> {
     match args.finish().first() {
         Some(other) => Err(Error::InstallWith(other.to_string_lossy().into_owned())),
         None => Ok(Command::Install(dir)),
-    }
-}
-
-/// A value and where it came from (a flag or a variable), so errors can name it.
-struct Setting {
-    source: String,
-    text: String,
-}
-
-impl Setting {
-    /// The same setting with `${VAR}` expanded; errors name where it came from.
-    fn expanded(self, env: Env) -> Result<Setting, Error> {
-        let text = expand(&self.text, &self.source, env)?;
-        Ok(Setting { text, ..self })
-    }
-
-    fn parse<T>(
-        &self,
-        parse: impl Fn(&str) -> Option<T>,
-        expected: &'static str,
-    ) -> Result<T, Error> {
-        parse(&self.text).ok_or_else(|| self.invalid(expected))
-    }
-
-    fn invalid(&self, expected: &'static str) -> Error {
-        Error::InvalidValue {
-            source: self.source.clone(),
-            value: self.text.clone(),
-            expected,
-        }
-    }
-}
-
-struct Options<'a> {
-    args: Arguments,
-    env: Env<'a>,
-}
-
-impl Options<'_> {
-    /// The option from the command line, else from the environment, `${VAR}`-expanded.
-    fn value(&mut self, long: &'static str, var: &str) -> Result<Option<Setting>, Error> {
-        // The `_fn` forms are the ones that also accept `--timeout=3s`.
-        let from_args = self
-            .args
-            .opt_value_from_fn(long, verbatim)
-            .map_err(|e| argument_error(e, long))?;
-        let setting = match from_args {
-            Some(text) => Some(Setting {
-                source: long.to_string(),
-                text,
-            }),
-            None => self.env_var(var)?.map(|text| Setting {
-                source: var.to_string(),
-                text,
-            }),
-        };
-        setting
-            .map(|setting| setting.expanded(self.env))
-            .transpose()
-    }
-
-    /// A repeatable option; the variable holds one value per line.
-    fn values(
-        &mut self,
-        short: &'static str,
-        long: &'static str,
-        var: &str,
-    ) -> Result<Vec<Setting>, Error> {
-        let from_args = self
-            .args
-            .values_from_fn([short, long], verbatim)
-            .map_err(|e| argument_error(e, long))?;
-        let settings: Vec<Setting> = if from_args.is_empty() {
-            let text = self.env_var(var)?.unwrap_or_default();
-            text.lines()
-                .filter(|line| !line.trim().is_empty())
-                .map(|line| Setting {
-                    source: var.to_string(),
-                    text: line.to_string(),
-                })
-                .collect()
-        } else {
-            from_args
-                .into_iter()
-                .map(|text| Setting {
-                    source: long.to_string(),
-                    text,
-                })
-                .collect()
-        };
-        settings
-            .into_iter()
-            .map(|setting| setting.expanded(self.env))
-            .collect()
-    }
-
-    fn flag(&mut self, keys: [&'static str; 2], var: &str) -> Result<bool, Error> {
-        if self.args.contains(keys) {
-            return Ok(true);
-        }
-        let Some(text) = self.env_var(var)? else {
-            return Ok(false);
-        };
-        match text.trim().to_ascii_lowercase().as_str() {
-            "1" | "true" | "yes" | "on" => Ok(true),
-            "" | "0" | "false" | "no" | "off" => Ok(false),
-            _ => Err(Error::InvalidValue {
-                source: var.to_string(),
-                value: text,
-                expected: "1, true, yes, on, or 0, false, no, off",
-            }),
-        }
-    }
-
-    /// Targets from the command line, else from HEALTHPROBE_TARGETS; anything left that
-    /// looks like an option is an error rather than a target.
-    fn targets(self) -> Result<Vec<Target>, Error> {
-        const VAR: &str = "HEALTHPROBE_TARGETS";
-        let env = self.env;
-        let mut texts = Vec::new();
-        for arg in self.args.finish() {
-            let Some(text) = arg.to_str() else {
-                return Err(Error::InvalidTarget {
-                    target: arg.to_string_lossy().into_owned(),
-                    reason: "not valid UTF-8".to_string(),
-                });
-            };
-            if text.starts_with('-') && text.len() > 1 {
-                return Err(Error::UnknownOption(text.to_string()));
-            }
-            // The error's wording (format!) only where there is something to expand.
-            texts.push(match text.contains('$') {
-                true => expand_target(text, &format!("target '{text}'"), env)?,
-                false => text.to_string(),
-            });
-        }
-        if texts.is_empty() {
-            let listed = env_var(env, VAR)?.unwrap_or_default();
-            let listed = expand_target(&listed, VAR, env)?;
-            texts = listed.split_whitespace().map(str::to_string).collect();
-        }
-        if texts.is_empty() {
-            return Err(Error::NoTargets);
-        }
-        texts.iter().map(|text| Target::parse(text)).collect()
-    }
-
-    fn env_var(&self, name: &str) -> Result<Option<String>, Error> {
-        env_var(self.env, name)
-    }
-}
-
-fn verbatim(value: &str) -> Result<String, Infallible> {
-    Ok(value.to_string())
-}
-
-fn argument_error(e: pico_args::Error, option: &str) -> Error {
-    match e {
-        pico_args::Error::OptionWithoutAValue(_) => Error::MissingValue(option.to_string()),
-        _ => Error::InvalidValue {
-            source: option.to_string(),
-            value: String::new(),
-            expected: "valid UTF-8",
-        },
     }
 }

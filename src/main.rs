@@ -33,7 +33,7 @@ fn run(program: Option<OsString>, args: Vec<OsString>, start: Instant) -> u8 {
     let env = cli::process_env();
     let mut stdout = std::io::stdout().lock();
     let mut stderr = std::io::stderr().lock();
-    let config: Arc<Config> = match cli::parse(args, &env) {
+    let config: Arc<Config> = match cli::parse(args, &env, probe::KINDS) {
         Ok(Command::Probe(config)) => Arc::from(config),
         Ok(Command::Help) => {
             let _ = stdout.write_all(cli::HELP.as_bytes());

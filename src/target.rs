@@ -5,13 +5,12 @@ use std::fmt;
 use std::net::Ipv6Addr;
 
 use crate::error::{Error, TLS_BUILD};
-use crate::probe::{KINDS, Kind};
 
 mod path;
 pub use path::{database_path, decode, no_path, percent_decode, require_graphic};
 
-/// Whether a kind's URL takes `userinfo@`, and what a lone word there is. It decides
-/// both the parse and the masking of the password, so the two cannot disagree.
+/// Whether a kind's URL takes `userinfo@`, and what a lone word there is: a kind's
+/// parse rule, and (as `Syntax::mask`) how a password in its echoed URLs is masked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Userinfo {
     /// No credentials in the URL: the authority ends at the first '/', '?' or '#'.
@@ -41,10 +40,45 @@ pub struct PathParts {
 /// mean for this kind or why they are refused.
 pub type PathRule = fn(&str) -> Result<PathParts, String>;
 
+/// How a kind's URL is written, as far as parsing and masking it goes: the part of a
+/// kind (the probe module's Kind) that is read before anything is probed. The table of kinds is
+/// handed down to Target::parse and redact, so this module names no kind itself.
+#[derive(Debug)]
+pub struct Syntax {
+    /// As written before `://`, lowercase; the first is the one error messages list.
+    pub schemes: &'static [&'static str],
+    /// The same kind over TLS (https:// for http://), if there is one.
+    pub tls: Option<TlsScheme>,
+    /// None: the URL must give the port.
+    pub default_port: Option<u16>,
+    /// Whether `user:password@` is taken.
+    pub userinfo: Userinfo,
+    /// How a password in an echoed URL of this kind is masked: read as a kind with this
+    /// rule would read it. `PasswordAlone` masks the most (a lone word is taken for a
+    /// password, the userinfo runs to the last '@'); unknown schemes are masked so.
+    pub mask: Userinfo,
+    pub path: PathRule,
+    /// Run once the options are parsed, for each target of this kind, on the request
+    /// headers: a usage error here (exit 64) is one that no probe would get past.
+    pub check: Option<Check>,
+}
+
+/// A kind's check of the request headers (name, value), at parse time.
+pub type Check = fn(&[(String, String)]) -> Result<(), Error>;
+
+#[derive(Debug, Clone, Copy)]
+pub struct TlsScheme {
+    pub scheme: &'static str,
+    pub default_port: Option<u16>,
+    /// Whether this build probes it; if not, it is refused as needing the TLS build.
+    pub available: bool,
+}
+
 /// The kinds' supported schemes, for the "unsupported scheme" error.
-fn supported() -> String {
+fn supported(kinds: &[impl AsRef<Syntax>]) -> String {
     let mut names = Vec::new();
-    for kind in KINDS {
+    for kind in kinds {
+        let kind = kind.as_ref();
         names.push(kind.schemes[0]);
         if let Some(tls) = &kind.tls.filter(|tls| tls.available) {
             names.push(tls.scheme);
@@ -57,27 +91,33 @@ fn supported() -> String {
         .join(", ")
 }
 
-fn find_kind(scheme: &str) -> Option<(&'static Kind, &'static str, bool)> {
-    KINDS.iter().find_map(|kind| {
+/// The row of `kinds` that takes `scheme`: its index, its syntax, the scheme as the kind
+/// lists it, and whether that is its TLS scheme.
+fn find_kind<'k>(
+    scheme: &str,
+    kinds: &'k [impl AsRef<Syntax>],
+) -> Option<(usize, &'k Syntax, &'static str, bool)> {
+    kinds.iter().enumerate().find_map(|(index, kind)| {
+        let kind = kind.as_ref();
         if let Some(name) = kind
             .schemes
             .iter()
             .find(|name| scheme.eq_ignore_ascii_case(name))
         {
-            return Some((*kind, *name, false));
+            return Some((index, kind, *name, false));
         }
         let tls = kind
             .tls
             .filter(|tls| scheme.eq_ignore_ascii_case(tls.scheme))?;
-        Some((*kind, tls.scheme, true))
+        Some((index, kind, tls.scheme, true))
     })
 }
 
 /// One thing to probe. `host` is bare (no brackets around IPv6 literals).
 #[derive(Debug, Clone)]
 pub struct Target {
-    /// What probes it: one row of probe::KINDS.
-    pub kind: &'static Kind,
+    /// What probes it: its row in the table of kinds it was parsed with (the probe module's KINDS).
+    pub kind: usize,
     /// The scheme, lowercase, as listed by the kind ("postgresql" for postgresql://).
     pub scheme: &'static str,
     /// Over TLS (https://).
@@ -114,8 +154,9 @@ impl fmt::Debug for Secret {
 }
 
 impl Target {
-    pub fn parse(text: &str) -> Result<Target, Error> {
-        let shown = redact(text);
+    /// Parses `text` as one of `kinds` (the probe module's KINDS) would have it written.
+    pub fn parse(text: &str, kinds: &[impl AsRef<Syntax>]) -> Result<Target, Error> {
+        let shown = redact(text, kinds);
         let invalid = |reason: &str| Error::InvalidTarget {
             target: shown.clone(),
             reason: reason.to_string(),
@@ -125,11 +166,11 @@ impl Target {
                 "missing scheme: write http://HOST[:PORT][/PATH] or tcp://HOST:PORT",
             ));
         };
-        let Some((kind, scheme, tls)) = find_kind(scheme) else {
+        let Some((index, kind, scheme, tls)) = find_kind(scheme, kinds) else {
             return Err(Error::UnsupportedScheme {
                 target: shown,
                 scheme: scheme.to_string(),
-                supported: supported(),
+                supported: supported(kinds),
             });
         };
         let default_port = match kind.tls {
@@ -165,7 +206,7 @@ impl Target {
         let PathParts { path, database } = (kind.path)(path).map_err(|e| invalid(&e))?;
         require_graphic(&path).map_err(|e| invalid(&e))?;
         Ok(Target {
-            kind,
+            kind: index,
             scheme,
             tls,
             host: host.to_ascii_lowercase(),
@@ -244,7 +285,8 @@ fn split_credentials(
 /// The target text with any password replaced by `***`, for every line and message that
 /// shows it. Works on what may not parse (an unknown scheme, a bad port) and on
 /// space-separated lists of targets, so that no error message can leak a password.
-pub fn redact(text: &str) -> String {
+/// `kinds` (the probe module's KINDS) says how each scheme is masked.
+pub fn redact(text: &str, kinds: &[impl AsRef<Syntax>]) -> String {
     // The common case, cheaply: no userinfo, nothing to mask.
     if !text.contains('@') {
         return text.to_string();
@@ -254,21 +296,22 @@ pub fn redact(text: &str) -> String {
     // Each target starts with a word holding "://", so a password with a space stays whole.
     for word in text.split_inclusive(char::is_whitespace) {
         if word.contains("://") && !target.is_empty() {
-            out += &redact_one(&target);
+            out += &redact_one(&target, kinds);
             target.clear();
         }
         target += word;
     }
-    out + &redact_one(&target)
+    out + &redact_one(&target, kinds)
 }
 
-fn redact_one(text: &str) -> String {
+fn redact_one(text: &str, kinds: &[impl AsRef<Syntax>]) -> String {
     let trimmed = text.trim_end();
     let Some((scheme_text, rest)) = trimmed.split_once("://") else {
         return text.to_string();
     };
     // Unknown schemes are masked as redis:// is: it masks the most.
-    let rule = find_kind(scheme_text).map_or(Userinfo::PasswordAlone, |(kind, ..)| kind.userinfo);
+    let rule =
+        find_kind(scheme_text, kinds).map_or(Userinfo::PasswordAlone, |(_, kind, ..)| kind.mask);
     let (Some(userinfo), host_and_rest) = split_userinfo(rule, rest) else {
         return text.to_string();
     };
@@ -320,98 +363,4 @@ fn split_host_port(authority: &str) -> Result<(&str, Option<&str>), &'static str
         return Err("the host may hold only letters, digits, '-', '_' and '.'");
     }
     Ok((host, port))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn parse(text: &str) -> Target {
-        Target::parse(text).unwrap_or_else(|e| panic!("{text}: {e}"))
-    }
-
-    #[test]
-    fn database_schemes_take_credentials_and_default_ports() {
-        let target = parse("postgres://app:pa%3Ass@db/orders?sslmode=disable");
-        assert_eq!(target.scheme, "postgres");
-        assert_eq!((target.host.as_str(), target.port), ("db", 5432));
-        assert_eq!(target.user.as_deref(), Some("app"));
-        assert_eq!(target.password.as_ref().map(Secret::expose), Some("pa:ss"));
-        assert_eq!(target.database.as_deref(), Some("orders"));
-        assert_eq!(target.text, "postgres://app:***@db/orders?sslmode=disable");
-        assert_eq!(parse("postgresql://[::1]").port, 5432);
-        assert_eq!(parse("mysql://db").port, 3306);
-        assert_eq!(parse("redis://cache/0").port, 6379);
-    }
-
-    #[test]
-    fn a_password_may_hold_what_base64_does_unencoded() {
-        let target = parse("redis://:a/b+c=@d#e@localhost:6380");
-        assert_eq!(
-            target.password.as_ref().map(Secret::expose),
-            Some("a/b+c=@d#e")
-        );
-        assert_eq!((target.host.as_str(), target.port), ("localhost", 6380));
-        assert_eq!(target.text, "redis://:***@localhost:6380");
-        // A '%' that does not start an escape is kept.
-        let target = parse("redis://:100%@localhost");
-        assert_eq!(target.password.as_ref().map(Secret::expose), Some("100%"));
-    }
-
-    #[test]
-    fn redis_reads_a_lone_word_as_the_password_and_others_as_the_user() {
-        let redis = parse("redis://s3cret@localhost");
-        assert_eq!(redis.user, None);
-        assert_eq!(redis.password.as_ref().map(Secret::expose), Some("s3cret"));
-        assert_eq!(redis.text, "redis://***@localhost");
-        let postgres = parse("postgres://app@localhost");
-        assert_eq!(postgres.user.as_deref(), Some("app"));
-        assert_eq!(postgres.password, None);
-        assert_eq!(postgres.text, "postgres://app@localhost");
-        // An empty password is none: ${REDIS_PASSWORD:-} may well be empty.
-        assert_eq!(parse("redis://:@localhost").password, None);
-    }
-
-    #[test]
-    fn passwords_never_show_in_debug_output() {
-        let target = parse("redis://user:hunter2@localhost");
-        assert!(!format!("{target:?}").contains("hunter2"));
-    }
-
-    #[test]
-    fn http_and_tcp_still_refuse_credentials() {
-        for text in [
-            "http://user:hunter2@localhost/",
-            "tcp://user:hunter2@localhost:1",
-        ] {
-            let error = Target::parse(text).unwrap_err().to_string();
-            assert!(error.contains("credentials"), "{error}");
-            assert!(!error.contains("hunter2"), "{error}");
-        }
-    }
-
-    #[test]
-    fn bad_database_urls_are_refused() {
-        for text in [
-            "redis://localhost/zero",
-            "postgres://a%00b@localhost",
-            "postgres://localhost/%FF",
-            "mysql://:pw@",
-        ] {
-            assert!(Target::parse(text).is_err(), "{text}");
-        }
-    }
-
-    #[test]
-    fn redact_masks_passwords_in_anything_target_shaped() {
-        assert_eq!(
-            redact("redis://:pw@a  http://u:pw@b/x@y rediss://pw@c mysql://u@d"),
-            "redis://:***@a  http://u:***@b/x@y rediss://***@c mysql://u@d"
-        );
-        assert_eq!(redact("http://host/a@b:c"), "http://host/a@b:c");
-        assert_eq!(
-            redact("redis://:pass word@a mysql://u:p@b"),
-            "redis://:***@a mysql://u:***@b"
-        );
-    }
 }

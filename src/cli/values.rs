@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use super::Env;
 use crate::error::Error;
-use crate::target::redact;
+use crate::target::{Syntax, redact};
 
 pub fn env_var(env: Env, name: &str) -> Result<Option<String>, Error> {
     match env(name) {
@@ -21,20 +21,25 @@ pub fn env_var(env: Env, name: &str) -> Result<Option<String>, Error> {
 }
 
 /// Expands targets; an error shows them with any password masked.
-pub fn expand_target(text: &str, source: &str, env: Env) -> Result<String, Error> {
+pub fn expand_target(
+    text: &str,
+    source: &str,
+    env: Env,
+    kinds: &[impl AsRef<Syntax>],
+) -> Result<String, Error> {
     expand(text, source, env).map_err(|error| match error {
         Error::InvalidValue {
             source,
             value,
             expected,
         } => Error::InvalidValue {
-            source: redact(&source),
-            value: redact(&value),
+            source: redact(&source, kinds),
+            value: redact(&value, kinds),
             expected,
         },
         Error::UnsetVariable { name, source } => Error::UnsetVariable {
             name,
-            source: redact(&source),
+            source: redact(&source, kinds),
         },
         error => error,
     })

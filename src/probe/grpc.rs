@@ -8,24 +8,31 @@ mod hpack;
 
 use std::time::Instant;
 
-use super::{Answer, Budget, Kind, Report, TlsScheme, Verdict, open};
+use super::{Answer, Budget, Kind, Report, Verdict, open};
 use crate::config::HttpOptions;
 use crate::error::Error;
 use crate::net::DeadlineStream;
-use crate::target::{PathParts, Target, Userinfo, percent_decode, require_graphic};
+use crate::target::{
+    PathParts, Syntax, Target, TlsScheme, Userinfo, percent_decode, require_graphic,
+};
 
 pub static KIND: Kind = Kind {
-    schemes: &["grpc"],
-    // grpcs:// is refused as needing the TLS build, which does not probe it yet either.
-    tls: Some(TlsScheme {
-        scheme: "grpcs",
+    syntax: Syntax {
+        schemes: &["grpc"],
+        // grpcs:// is refused as needing the TLS build, which does not probe it yet either.
+        tls: Some(TlsScheme {
+            scheme: "grpcs",
+            default_port: None,
+            available: false,
+        }),
         default_port: None,
-        available: false,
-    }),
-    default_port: None,
-    userinfo: Userinfo::Refused,
-    path: service_path,
-    check: Some(check_metadata),
+        userinfo: Userinfo::Refused,
+        // It takes no credentials, but one written there is masked as a password:
+        // a lone word before '@' is a token more often than a user name.
+        mask: Userinfo::PasswordAlone,
+        path: service_path,
+        check: Some(check_metadata),
+    },
     probe,
 };
 
@@ -80,8 +87,8 @@ fn service(target: &Target) -> String {
 
 /// Request metadata that HTTP/2 forbids (connection-specific headers) or that gRPC sets
 /// itself is a usage error. Pseudo-headers (":path") never get here: `-H` takes tokens.
-fn check_metadata(options: &HttpOptions) -> Result<(), Error> {
-    for (name, value) in &options.headers {
+fn check_metadata(headers: &[(String, String)]) -> Result<(), Error> {
+    for (name, value) in headers {
         let lower = name.to_ascii_lowercase();
         let reserved = matches!(
             lower.as_str(),

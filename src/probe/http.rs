@@ -11,33 +11,36 @@ use std::time::Instant;
 use ureq::Agent;
 use ureq::http::{self, HeaderValue, Method, Request, Response, StatusCode};
 
-use super::{Answer, Budget, Kind, Report, TlsScheme, Verdict};
+use super::{Answer, Budget, KINDS, Kind, Report, Verdict};
 use crate::config::HttpOptions;
 use crate::error::{Error, Phase};
-use crate::target::{PathParts, Target, Userinfo};
+use crate::target::{PathParts, Syntax, Target, TlsScheme, Userinfo};
 use transport::{Trace, failure, lock};
 
 mod transport;
 
 pub static KIND: Kind = Kind {
-    schemes: &["http"],
-    tls: Some(TlsScheme {
-        scheme: "https",
-        default_port: Some(443),
-        available: cfg!(feature = "tls"),
-    }),
-    default_port: Some(80),
-    userinfo: Userinfo::Refused,
-    path: |path| {
-        Ok(PathParts {
-            path: match path.starts_with('/') {
-                true => path.to_string(),
-                false => format!("/{path}"),
-            },
-            database: None,
-        })
+    syntax: Syntax {
+        schemes: &["http"],
+        tls: Some(TlsScheme {
+            scheme: "https",
+            default_port: Some(443),
+            available: cfg!(feature = "tls"),
+        }),
+        default_port: Some(80),
+        userinfo: Userinfo::Refused,
+        mask: Userinfo::Refused,
+        path: |path| {
+            Ok(PathParts {
+                path: match path.starts_with('/') {
+                    true => path.to_string(),
+                    false => format!("/{path}"),
+                },
+                database: None,
+            })
+        },
+        check: None,
     },
-    check: None,
     probe,
 };
 
@@ -359,14 +362,14 @@ fn redirect_target(current: &Target, location: &str) -> Result<Redirect, Error> 
     let path_start = absolute[authority_start..]
         .find(['/', '?', '#'])
         .map_or(absolute.len(), |at| at + authority_start);
-    let origin = Target::parse(&absolute[..path_start]).map_err(|_| invalid())?;
+    let origin = Target::parse(&absolute[..path_start], KINDS).map_err(|_| invalid())?;
     if origin.host != current.host {
         return Ok(Redirect::Leave("another host"));
     }
     if origin.port != current.port {
         return Ok(Redirect::Leave("another port"));
     }
-    let next = Target::parse(&absolute).map_err(|_| invalid())?;
+    let next = Target::parse(&absolute, KINDS).map_err(|_| invalid())?;
     Ok(Redirect::Follow(Target {
         text: current.text.clone(),
         ..next

@@ -1,6 +1,6 @@
 //! One module per kind of probe: Config + Target -> Outcome. Each kind describes itself
-//! (a `Kind` in its own file); KINDS lists them, and is all that target.rs and cli.rs
-//! know of them.
+//! (a `Kind` in its own file); KINDS lists them. target.rs and cli.rs see only each
+//! kind's `Syntax`, through the table main hands them.
 
 pub mod grpc;
 pub mod http;
@@ -9,6 +9,9 @@ pub mod postgres;
 pub mod redis;
 pub mod tcp;
 mod wire;
+
+#[cfg(test)]
+mod syntax_tests;
 
 use std::fmt::Write;
 use std::net::{SocketAddr, TcpStream};
@@ -20,47 +23,34 @@ use crate::config::{Config, HttpOptions};
 use crate::error::Error;
 use crate::net;
 use crate::outcome::{Outcome, millis};
-use crate::target::{PathRule, Target, Userinfo};
+use crate::target::{Syntax, Target};
 
-/// A kind of probe, as its URL is written and as it is probed.
+/// A kind of probe: how its URL is written (read by target.rs and cli.rs through the
+/// table, before anything is probed) and how it is probed.
 pub struct Kind {
-    /// As written before `://`, lowercase; the first is the one error messages list.
-    pub schemes: &'static [&'static str],
-    /// The same kind over TLS (https:// for http://), if there is one.
-    pub tls: Option<TlsScheme>,
-    /// None: the URL must give the port.
-    pub default_port: Option<u16>,
-    /// Whether `user:password@` is taken, and so how a password is masked.
-    pub userinfo: Userinfo,
-    pub path: PathRule,
-    /// Run once the options are parsed, for each target of this kind: a usage error
-    /// here (exit 64) is one that no probe would get past.
-    pub check: Option<Check>,
+    pub syntax: Syntax,
     pub probe: Probe,
 }
 
-/// A kind's check of the options, at parse time.
-pub type Check = fn(&HttpOptions) -> Result<(), Error>;
 /// A kind's probe: connects, converses, judges. Options it does not use it ignores.
 pub type Probe = fn(&Target, &HttpOptions, &Budget, &mut Report) -> Answer;
 /// What a probe comes back with: the target's answer, or why there was none.
 pub type Answer = Result<Verdict, Error>;
 
-#[derive(Debug, Clone, Copy)]
-pub struct TlsScheme {
-    pub scheme: &'static str,
-    pub default_port: Option<u16>,
-    /// Whether this build probes it; if not, it is refused as needing the TLS build.
-    pub available: bool,
+impl AsRef<Syntax> for Kind {
+    fn as_ref(&self) -> &Syntax {
+        &self.syntax
+    }
 }
 
 impl std::fmt::Debug for Kind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.schemes[0])
+        f.write_str(self.syntax.schemes[0])
     }
 }
 
-/// Every kind of probe, in the order the "supported schemes" error lists them.
+/// Every kind of probe, in the order the "supported schemes" error lists them: main
+/// hands it to cli::parse, which hands it to Target::parse; a Target's `kind` is its row.
 pub static KINDS: &[&Kind] = &[
     &http::KIND,
     &tcp::KIND,
@@ -190,7 +180,7 @@ pub fn run(target: &Target, config: &Config, budget: Budget) -> Outcome {
         verbose: config.verbose,
         ..Report::default()
     };
-    let result = (target.kind.probe)(target, &config.http, &budget, &mut report);
+    let result = (KINDS[target.kind].probe)(target, &config.http, &budget, &mut report);
     let (healthy, summary) = match result {
         Ok(verdict) => (verdict.healthy, verdict.summary),
         Err(error) => (false, describe(&error)),

@@ -9,15 +9,18 @@ use super::{Answer, Budget, Kind, Report, Verdict, open};
 use crate::config::HttpOptions;
 use crate::error::{Error, Phase};
 use crate::outcome::cap;
-use crate::target::{Target, Userinfo, database_path};
+use crate::target::{Syntax, Target, Userinfo, database_path};
 
 pub static KIND: Kind = Kind {
-    schemes: &["mysql"],
-    tls: None,
-    default_port: Some(3306),
-    userinfo: Userinfo::UserPassword,
-    path: database_path,
-    check: None,
+    syntax: Syntax {
+        schemes: &["mysql"],
+        tls: None,
+        default_port: Some(3306),
+        userinfo: Userinfo::UserPassword,
+        mask: Userinfo::UserPassword,
+        path: database_path,
+        check: None,
+    },
     probe,
 };
 

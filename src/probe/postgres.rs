@@ -7,15 +7,18 @@ use super::wire::{Wire, quote, stranger};
 use super::{Answer, Budget, Kind, Report, Verdict, open};
 use crate::config::HttpOptions;
 use crate::error::{Error, Phase};
-use crate::target::{Target, Userinfo, database_path};
+use crate::target::{Syntax, Target, Userinfo, database_path};
 
 pub static KIND: Kind = Kind {
-    schemes: &["postgres", "postgresql"],
-    tls: None,
-    default_port: Some(5432),
-    userinfo: Userinfo::UserPassword,
-    path: database_path,
-    check: None,
+    syntax: Syntax {
+        schemes: &["postgres", "postgresql"],
+        tls: None,
+        default_port: Some(5432),
+        userinfo: Userinfo::UserPassword,
+        mask: Userinfo::UserPassword,
+        path: database_path,
+        check: None,
+    },
     probe,
 };
 

@@ -7,15 +7,18 @@ use super::wire::{Wire, quote, stranger};
 use super::{Answer, Budget, Kind, Report, Verdict, open};
 use crate::config::HttpOptions;
 use crate::error::{Error, Phase};
-use crate::target::{PathParts, Target, Userinfo};
+use crate::target::{PathParts, Syntax, Target, Userinfo};
 
 pub static KIND: Kind = Kind {
-    schemes: &["redis"],
-    tls: None,
-    default_port: Some(6379),
-    userinfo: Userinfo::PasswordAlone,
-    path: database_number,
-    check: None,
+    syntax: Syntax {
+        schemes: &["redis"],
+        tls: None,
+        default_port: Some(6379),
+        userinfo: Userinfo::PasswordAlone,
+        mask: Userinfo::PasswordAlone,
+        path: database_number,
+        check: None,
+    },
     probe,
 };
 

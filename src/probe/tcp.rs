@@ -4,15 +4,18 @@ use std::net::Shutdown;
 
 use super::{Answer, Budget, Kind, Report, Verdict, open};
 use crate::config::HttpOptions;
-use crate::target::{Target, Userinfo, no_path};
+use crate::target::{Syntax, Target, Userinfo, no_path};
 
 pub static KIND: Kind = Kind {
-    schemes: &["tcp"],
-    tls: None,
-    default_port: None,
-    userinfo: Userinfo::Refused,
-    path: |path| no_path(path, "tcp"),
-    check: None,
+    syntax: Syntax {
+        schemes: &["tcp"],
+        tls: None,
+        default_port: None,
+        userinfo: Userinfo::Refused,
+        mask: Userinfo::Refused,
+        path: |path| no_path(path, "tcp"),
+        check: None,
+    },
     probe,
 };
 
