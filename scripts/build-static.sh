@@ -16,7 +16,10 @@
 #   KEEP_SYMBOLS=1    keep the symbol table (profiles, cargo-bloat): same code, other
 #                     metadata hashes
 #   BUILD_STD=1       build std from Debian's rust-web-src even where rustup has the target
-#   AUDITABLE=1       build with `cargo auditable` (the dependency list in .dep-v0)
+#   AUDITABLE=0       build without `cargo auditable`. By default the musl builds embed
+#                     the dependency list as vulnerability scanners read it (section
+#                     .dep-v0, zlib-compressed JSON; +336 bytes); cargo-auditable is
+#                     installed from crates.io when missing.
 #
 # The artifact's own flags (relocation-model=static, crt-static) are in .cargo/config.toml,
 # so a plain `cargo build --release --target ...-musl` gets them too. This script adds
@@ -172,7 +175,7 @@ fi
 # replace them), as TOML strings.
 toml=
 for flag in "${flags[@]}"; do toml+="${toml:+, }\"${flag//\"/\\\"}\""; done
-if [[ ${AUDITABLE:-} == 1 ]]; then
+if [[ ${AUDITABLE:-$([[ $target == *-musl ]] && echo 1)} == 1 ]]; then
     command -v cargo-auditable >/dev/null || cargo install --locked --quiet cargo-auditable >&2
     # cargo-auditable finds the real cargo through $CARGO.
     build_env+=(CARGO="$(command -v "${cargo[0]}")")
