@@ -85,8 +85,9 @@ mkdir -p "$target_dir"
 cargo_home=${CARGO_HOME:-$HOME/.cargo}
 # Paths that reach the binary (panic locations): the dependencies' sources under the
 # cargo home, build-script output under the target dir. Named the same on every machine.
-flags=("--remap-path-prefix=$cargo_home=/cargo" "--remap-path-prefix=$target_dir=/target"
-    "--remap-path-prefix=$checkout=/src")
+# rustc applies the last prefix that matches: the checkout first, as the others may be in it.
+flags=("--remap-path-prefix=$checkout=/src" "--remap-path-prefix=$cargo_home=/cargo"
+    "--remap-path-prefix=$target_dir=/target")
 [[ $target == *-gnu ]] && flags+=("${static_flags[@]}")
 cargo=(cargo)
 build_args=(--release --locked --target "$target" --target-dir "$target_dir")
