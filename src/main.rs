@@ -6,6 +6,8 @@
 // Under `cargo test` the test harness brings its own main.
 #![cfg_attr(not(test), no_main)]
 
+#[cfg(feature = "bump-alloc")]
+mod alloc;
 mod cli;
 mod error;
 mod install;
@@ -26,6 +28,12 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use cli::{Command, Config};
+
+/// Opt-in (`--features bump-alloc`): a bump arena in place of musl's mallocng for this
+/// short-lived process (src/alloc.rs).
+#[cfg(feature = "bump-alloc")]
+#[global_allocator]
+static ALLOCATOR: alloc::Bump = alloc::Bump;
 
 /// Usage and configuration errors (BSD's EX_USAGE); never 2, which Docker reserves.
 const EXIT_USAGE: u8 = 64;
