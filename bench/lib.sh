@@ -1,4 +1,4 @@
-# Shared by bench/run.sh and bench/layout.sh (sourced, not run): the tools, the loopback
+# Shared by bench/run.sh (sourced, not run): the tools, the loopback
 # server and the builds they measure.
 
 # Debian packages the benchmark needs; each is installed only when missing.

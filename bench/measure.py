@@ -344,22 +344,6 @@ def profile(symbols_binary, url, work):
     return "\n".join(lines), total
 
 
-def layout_coverage(symbols_binary, url, layout, work):
-    """How many of the functions a healthy probe runs the layout list names: below all of
-    them, the list is stale (bench/layout.sh makes it anew)."""
-    out = os.path.join(work, "callgrind.layout.out")
-    run(["valgrind", "--tool=callgrind", "--demangle=no", f"--callgrind-out-file={out}",
-         symbols_binary, url])
-    with open(out) as profile:
-        names = {re.sub(r"'\d+$", "", match.group(1)) for match in
-                 re.finditer(r"^c?fn=\(\d+\) (\S+)$", profile.read(), re.MULTILINE)}
-    names = {name for name in names if re.match(r"^[A-Za-z_.$][A-Za-z0-9_.$]*$", name)}
-    with open(layout) as listed:
-        hot = set(listed.read().split())
-    missing = sorted(names - hot)
-    return len(names) - len(missing), len(names)
-
-
 def nginx_state(pid, port):
     """What the server holds: open descriptors, resident memory, connections by state."""
     fds = len(os.listdir(f"/proc/{pid}/fd"))
@@ -572,7 +556,7 @@ def write_report(path, run_text):
 def main():
     parser = argparse.ArgumentParser()
     for name in ("healthprobe", "symbols", "floor", "hello", "hello-symbols", "output",
-                 "command", "server", "rustc", "layout"):
+                 "command", "server", "rustc"):
         parser.add_argument(f"--{name}", required=True)
     for name in ("port", "closed", "nginx-pid"):
         parser.add_argument(f"--{name}", type=int, required=True)
@@ -610,14 +594,6 @@ def main():
     url = f"http://127.0.0.1:{args.port}/health"
     print("bench: profile, scale and failure paths", file=sys.stderr)
     profile_text, _ = profile(args.symbols, url, work)
-    covered, executed = layout_coverage(args.symbols, url, args.layout, work)
-    layout_text = (f"Layout: {covered} of the {executed} functions that this probe runs are "
-                   f"in {os.path.basename(args.layout)}, which the build lays out together"
-                   + ("." if covered == executed else
-                      "; the others are scattered: run bench/layout.sh to update the list."))
-    if covered < executed:
-        print(f"bench: {executed - covered} functions are missing from the layout list; "
-              "run bench/layout.sh", file=sys.stderr)
     scale_text, _ = scale_and_failures(args, peers, work)
     size, hello_size = os.path.getsize(args.healthprobe), os.path.getsize(args.hello)
     targets_text, all_met = targets(peers, size, hello_size)
@@ -668,7 +644,6 @@ Where the bytes go (`nm -S` of the same build with its symbol table):
 
 {profile_text}
 
-{layout_text}
 
 {scale_text}
 """

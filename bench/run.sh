@@ -69,5 +69,4 @@ bench_start_nginx "$work/nginx" "$port"
     --hello "$work/hello-static" --hello-symbols "$hello_symbols" \
     --port "$port" --closed "$closed" --nginx-pid "$NGINX_PID" --runs "$runs" \
     --output "$output" --command "$command" --rustc "$(rustc -V)" \
-    --layout scripts/hot-symbols.txt \
     --server "nginx $(nginx -v 2>&1 | sed 's/.*nginx\///') (Debian nginx-light), one worker, no logging, /health answered from memory"

@@ -7,8 +7,12 @@
 
 mod common;
 
+#[cfg(not(feature = "tls"))]
+mod aarch64;
 mod addresses;
 mod architecture;
+#[cfg(not(feature = "tls"))]
+mod auditable;
 mod body;
 mod deadline;
 #[cfg(not(feature = "tls"))]
