@@ -19,7 +19,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 
-use crate::common::docker::{docker, docker_ok};
+use crate::common::docker::{docker, docker_ok, engine};
 use crate::common::system::{root, static_binary};
 use crate::common::{notice, require};
 
@@ -44,21 +44,6 @@ const HEALTH_CGI: &str = "#!/bin/busybox sh\n\
     fi\n";
 /// The broken version: its health endpoint never answers within the probe's --timeout.
 const HANGING_CGI: &str = "#!/bin/busybox sh\nexec /bin/busybox sleep 5\n";
-
-/// The engine's version, or why there is none.
-fn engine() -> Result<String, String> {
-    let output = Command::new("docker")
-        .args(["version", "--format", "{{.Server.Version}}"])
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| format!("no docker CLI: {e}"))?;
-    let version = String::from_utf8_lossy(&output.stdout).trim().to_string();
-    if output.status.success() && !version.is_empty() {
-        Ok(version)
-    } else {
-        Err(String::from_utf8_lossy(&output.stderr).trim().to_string())
-    }
-}
 
 fn unix_seconds() -> u64 {
     SystemTime::now()

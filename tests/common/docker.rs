@@ -50,7 +50,7 @@ pub fn text(output: &Output) -> String {
 }
 
 /// The engine's version, or why there is none.
-fn engine() -> &'static Result<String, String> {
+pub fn engine() -> &'static Result<String, String> {
     static ENGINE: OnceLock<Result<String, String>> = OnceLock::new();
     ENGINE.get_or_init(|| {
         let output = Command::new("docker")
