@@ -30,6 +30,7 @@ mod https_without_tls;
 mod install;
 mod k8s_example;
 mod matrix;
+mod memcached;
 mod mysql;
 mod output;
 mod postgres;

@@ -44,6 +44,7 @@ const KINDS: &[(&str, &str, &[&str])] = &[
     ("postgres", "postgres://127.0.0.1:{port}", &[]),
     ("redis", "redis://127.0.0.1:{port}", &[]),
     ("mysql", "mysql://127.0.0.1:{port}", &[]),
+    ("memcached", "memcached://127.0.0.1:{port}", &[]),
     #[cfg(feature = "tls")]
     ("https", "https://127.0.0.1:{port}/health", &["--insecure"]),
 ];
@@ -163,6 +164,16 @@ fn rows() -> Vec<Row> {
                 // A header that claims 16 MB is refused before reading it.
                 let flood = Greeting::Flood(vec![0xff, 0xff, 0xff, 0]);
                 add("16 MB packet", Behind::Greets(flood), 5, 1, says.into());
+            }
+            "memcached" => {
+                let phase = "awaiting the reply to version";
+                add("silent", silent(), 1, 1, timed_out(phase));
+                let http = Behind::Replies(Reply::Answer(HTTP_400.to_vec()));
+                let says = "not a memcached server (it said 'HTTP/1.1 400 Bad Request')";
+                add("HTTP/1.1", http, 5, 1, says.into());
+                let flood = Behind::Greets(Greeting::Flood(b"VERSION ".to_vec()));
+                let says = "not a memcached server (a reply line longer than 512 bytes)";
+                add("flood", flood, 5, 1, says.into());
             }
             "https" => {
                 // Accepts and reads the ClientHello, then never answers it.

@@ -4,6 +4,7 @@
 
 pub mod grpc;
 pub mod http;
+pub mod memcached;
 pub mod mysql;
 pub mod postgres;
 pub mod redis;
@@ -58,6 +59,7 @@ pub static KINDS: &[&Kind] = &[
     &postgres::KIND,
     &redis::KIND,
     &mysql::KIND,
+    &memcached::KIND,
 ];
 
 /// The one clock of a run: every phase of every probe measures against these.
