@@ -32,6 +32,7 @@ mod k8s_example;
 mod matrix;
 mod memcached;
 mod mysql;
+mod nats;
 mod output;
 mod postgres;
 mod proxy;

@@ -45,6 +45,7 @@ const KINDS: &[(&str, &str, &[&str])] = &[
     ("redis", "redis://127.0.0.1:{port}", &[]),
     ("mysql", "mysql://127.0.0.1:{port}", &[]),
     ("memcached", "memcached://127.0.0.1:{port}", &[]),
+    ("nats", "nats://127.0.0.1:{port}", &[]),
     #[cfg(feature = "tls")]
     ("https", "https://127.0.0.1:{port}/health", &["--insecure"]),
 ];
@@ -173,6 +174,19 @@ fn rows() -> Vec<Row> {
                 add("HTTP/1.1", http, 5, 1, says.into());
                 let flood = Behind::Greets(Greeting::Flood(b"VERSION ".to_vec()));
                 let says = "not a memcached server (a reply line longer than 512 bytes)";
+                add("flood", flood, 5, 1, says.into());
+            }
+            "nats" => {
+                let greeting = timed_out("awaiting the server's INFO");
+                add("silent", silent(), 1, 1, greeting.clone());
+                // An HTTP server waits for a request that a NATS client never sends.
+                let http = Behind::Replies(http("200 OK", &[], "ok"));
+                add("HTTP server", http, 1, 1, greeting);
+                let ssh = Greeting::Bytes(b"SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n".to_vec());
+                let says = "not a NATS server (it said 'SSH-2.0-OpenSSH_9.2p1 Debian-2')";
+                add("SSH", Behind::Greets(ssh), 5, 1, says.into());
+                let flood = Behind::Greets(Greeting::Flood(b"INFO {".to_vec()));
+                let says = "not a NATS server (a greeting line longer than 8192 bytes)";
                 add("flood", flood, 5, 1, says.into());
             }
             "https" => {

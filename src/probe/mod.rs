@@ -6,6 +6,7 @@ pub mod grpc;
 pub mod http;
 pub mod memcached;
 pub mod mysql;
+pub mod nats;
 pub mod postgres;
 pub mod redis;
 pub mod tcp;
@@ -60,6 +61,7 @@ pub static KINDS: &[&Kind] = &[
     &redis::KIND,
     &mysql::KIND,
     &memcached::KIND,
+    &nats::KIND,
 ];
 
 /// The one clock of a run: every phase of every probe measures against these.
