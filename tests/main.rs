@@ -31,6 +31,7 @@ mod install;
 mod k8s_example;
 mod matrix;
 mod memcached;
+mod mqtt;
 mod mysql;
 mod nats;
 mod output;

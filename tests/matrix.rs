@@ -46,6 +46,7 @@ const KINDS: &[(&str, &str, &[&str])] = &[
     ("mysql", "mysql://127.0.0.1:{port}", &[]),
     ("memcached", "memcached://127.0.0.1:{port}", &[]),
     ("nats", "nats://127.0.0.1:{port}", &[]),
+    ("mqtt", "mqtt://127.0.0.1:{port}", &[]),
     #[cfg(feature = "tls")]
     ("https", "https://127.0.0.1:{port}/health", &["--insecure"]),
 ];
@@ -187,6 +188,16 @@ fn rows() -> Vec<Row> {
                 add("SSH", Behind::Greets(ssh), 5, 1, says.into());
                 let flood = Behind::Greets(Greeting::Flood(b"INFO {".to_vec()));
                 let says = "not a NATS server (a greeting line longer than 8192 bytes)";
+                add("flood", flood, 5, 1, says.into());
+            }
+            "mqtt" => {
+                add("silent", silent(), 1, 1, timed_out("awaiting the CONNACK"));
+                let http = Behind::Replies(Reply::Answer(HTTP_400.to_vec()));
+                let says = "not an MQTT server (it said 'HTTP')";
+                add("HTTP/1.1", http, 5, 1, says.into());
+                // A CONNACK is read as its 4 bytes, whatever follows.
+                let flood = Behind::Greets(Greeting::Flood(Vec::new()));
+                let says = "not an MQTT server (it said 'xxxx')";
                 add("flood", flood, 5, 1, says.into());
             }
             "https" => {

@@ -5,6 +5,7 @@
 pub mod grpc;
 pub mod http;
 pub mod memcached;
+pub mod mqtt;
 pub mod mysql;
 pub mod nats;
 pub mod postgres;
@@ -62,6 +63,7 @@ pub static KINDS: &[&Kind] = &[
     &mysql::KIND,
     &memcached::KIND,
     &nats::KIND,
+    &mqtt::KIND,
 ];
 
 /// The one clock of a run: every phase of every probe measures against these.
