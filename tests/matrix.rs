@@ -44,6 +44,9 @@ const KINDS: &[(&str, &str, &[&str])] = &[
     ("postgres", "postgres://127.0.0.1:{port}", &[]),
     ("redis", "redis://127.0.0.1:{port}", &[]),
     ("mysql", "mysql://127.0.0.1:{port}", &[]),
+    ("memcached", "memcached://127.0.0.1:{port}", &[]),
+    ("nats", "nats://127.0.0.1:{port}", &[]),
+    ("mqtt", "mqtt://127.0.0.1:{port}", &[]),
     #[cfg(feature = "tls")]
     ("https", "https://127.0.0.1:{port}/health", &["--insecure"]),
 ];
@@ -163,6 +166,39 @@ fn rows() -> Vec<Row> {
                 // A header that claims 16 MB is refused before reading it.
                 let flood = Greeting::Flood(vec![0xff, 0xff, 0xff, 0]);
                 add("16 MB packet", Behind::Greets(flood), 5, 1, says.into());
+            }
+            "memcached" => {
+                let phase = "awaiting the reply to version";
+                add("silent", silent(), 1, 1, timed_out(phase));
+                let http = Behind::Replies(Reply::Answer(HTTP_400.to_vec()));
+                let says = "not a memcached server (it said 'HTTP/1.1 400 Bad Request')";
+                add("HTTP/1.1", http, 5, 1, says.into());
+                let flood = Behind::Greets(Greeting::Flood(b"VERSION ".to_vec()));
+                let says = "not a memcached server (a reply line longer than 512 bytes)";
+                add("flood", flood, 5, 1, says.into());
+            }
+            "nats" => {
+                let greeting = timed_out("awaiting the server's INFO");
+                add("silent", silent(), 1, 1, greeting.clone());
+                // An HTTP server waits for a request that a NATS client never sends.
+                let http = Behind::Replies(http("200 OK", &[], "ok"));
+                add("HTTP server", http, 1, 1, greeting);
+                let ssh = Greeting::Bytes(b"SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n".to_vec());
+                let says = "not a NATS server (it said 'SSH-2.0-OpenSSH_9.2p1 Debian-2')";
+                add("SSH", Behind::Greets(ssh), 5, 1, says.into());
+                let flood = Behind::Greets(Greeting::Flood(b"INFO {".to_vec()));
+                let says = "not a NATS server (a greeting line longer than 8192 bytes)";
+                add("flood", flood, 5, 1, says.into());
+            }
+            "mqtt" => {
+                add("silent", silent(), 1, 1, timed_out("awaiting the CONNACK"));
+                let http = Behind::Replies(Reply::Answer(HTTP_400.to_vec()));
+                let says = "not an MQTT server (it said 'HTTP')";
+                add("HTTP/1.1", http, 5, 1, says.into());
+                // A CONNACK is read as its 4 bytes, whatever follows.
+                let flood = Behind::Greets(Greeting::Flood(Vec::new()));
+                let says = "not an MQTT server (it said 'xxxx')";
+                add("flood", flood, 5, 1, says.into());
             }
             "https" => {
                 // Accepts and reads the ClientHello, then never answers it.

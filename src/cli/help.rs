@@ -24,6 +24,12 @@ Targets (several: all must be healthy; they are probed at the same time):
       healthy iff PING answers PONG (after AUTH when there is a password)
   mysql://HOST[:3306]
       healthy iff the server greets with a handshake, as mysqladmin ping says
+  memcached://HOST[:11211]
+      healthy iff `version` answers VERSION (ERROR, SERVER_ERROR: unhealthy)
+  nats://HOST[:4222]
+      healthy iff the server greets with INFO (nothing is sent: no login needed)
+  mqtt://HOST[:1883]
+      healthy iff an MQTT 3.1.1 CONNECT (no login) is accepted by the CONNACK
   Passwords show as ***: pass them in a variable, redis://:${REDIS_PASSWORD}@HOST.
   HOST is a name, an IPv4 address or a bracketed IPv6 address ([::1]).
   localhost means 127.0.0.1 and ::1, without asking any resolver.

@@ -4,7 +4,10 @@
 
 pub mod grpc;
 pub mod http;
+pub mod memcached;
+pub mod mqtt;
 pub mod mysql;
+pub mod nats;
 pub mod postgres;
 pub mod redis;
 pub mod tcp;
@@ -58,6 +61,9 @@ pub static KINDS: &[&Kind] = &[
     &postgres::KIND,
     &redis::KIND,
     &mysql::KIND,
+    &memcached::KIND,
+    &nats::KIND,
+    &mqtt::KIND,
 ];
 
 /// The one clock of a run: every phase of every probe measures against these.
