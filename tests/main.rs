@@ -22,6 +22,7 @@ mod docker_wait;
 mod env;
 mod examples;
 mod exit_codes;
+mod fcgi;
 mod grpc;
 mod help;
 mod hostile;

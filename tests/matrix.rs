@@ -44,6 +44,7 @@ const KINDS: &[(&str, &str, &[&str])] = &[
     ("postgres", "postgres://127.0.0.1:{port}", &[]),
     ("redis", "redis://127.0.0.1:{port}", &[]),
     ("mysql", "mysql://127.0.0.1:{port}", &[]),
+    ("fcgi", "fcgi://127.0.0.1:{port}/ping", &[]),
     #[cfg(feature = "tls")]
     ("https", "https://127.0.0.1:{port}/health", &["--insecure"]),
 ];
@@ -163,6 +164,19 @@ fn rows() -> Vec<Row> {
                 // A header that claims 16 MB is refused before reading it.
                 let flood = Greeting::Flood(vec![0xff, 0xff, 0xff, 0]);
                 add("16 MB packet", Behind::Greets(flood), 5, 1, says.into());
+            }
+            "fcgi" => {
+                let phase = "awaiting the FastCGI response";
+                add("silent", silent(), 1, 1, timed_out(phase));
+                let http = Behind::Replies(Reply::Answer(HTTP_400.to_vec()));
+                let says = "not a FastCGI server (it said 'HTTP/1.1')";
+                add("HTTP/1.1", http, 5, 1, says.into());
+                let flood = Behind::Greets(Greeting::Flood(Vec::new()));
+                let says = "not a FastCGI server (it said 'xxxxxxxx')";
+                add("flood", flood, 5, 1, says.into());
+                // A STDOUT record of 30840 bytes, then headers of 'x' again.
+                let stdout = Greeting::Flood(vec![1, 6, 0, 1]);
+                add("endless STDOUT", Behind::Greets(stdout), 5, 1, says.into());
             }
             "https" => {
                 // Accepts and reads the ClientHello, then never answers it.

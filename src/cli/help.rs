@@ -24,6 +24,9 @@ Targets (several: all must be healthy; they are probed at the same time):
       healthy iff PING answers PONG (after AUTH when there is a password)
   mysql://HOST[:3306]
       healthy iff the server greets with a handshake, as mysqladmin ping says
+  fcgi://HOST[:9000]/PATH[?QUERY]
+      one FastCGI GET of PATH (php-fpm's ping.path or pm.status_path): its Status
+      (none: 200) judged by --status, --body-contains as for http://
   Passwords show as ***: pass them in a variable, redis://:${REDIS_PASSWORD}@HOST.
   HOST is a name, an IPv4 address or a bracketed IPv6 address ([::1]).
   localhost means 127.0.0.1 and ::1, without asking any resolver.

@@ -2,6 +2,7 @@
 //! (a `Kind` in its own file); KINDS lists them. target.rs and cli.rs see only each
 //! kind's `Syntax`, through the table main hands them.
 
+pub mod fcgi;
 pub mod grpc;
 pub mod http;
 pub mod mysql;
@@ -58,6 +59,7 @@ pub static KINDS: &[&Kind] = &[
     &postgres::KIND,
     &redis::KIND,
     &mysql::KIND,
+    &fcgi::KIND,
 ];
 
 /// The one clock of a run: every phase of every probe measures against these.
