@@ -10,6 +10,7 @@ mod common;
 #[cfg(not(feature = "tls"))]
 mod aarch64;
 mod addresses;
+mod amqp;
 mod architecture;
 #[cfg(not(feature = "tls"))]
 mod auditable;

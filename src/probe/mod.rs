@@ -2,6 +2,7 @@
 //! (a `Kind` in its own file); KINDS lists them. target.rs and cli.rs see only each
 //! kind's `Syntax`, through the table main hands them.
 
+pub mod amqp;
 pub mod fcgi;
 pub mod grpc;
 pub mod http;
@@ -60,6 +61,7 @@ pub static KINDS: &[&Kind] = &[
     &redis::KIND,
     &mysql::KIND,
     &fcgi::KIND,
+    &amqp::KIND,
 ];
 
 /// The one clock of a run: every phase of every probe measures against these.
