@@ -10,6 +10,7 @@ mod common;
 #[cfg(not(feature = "tls"))]
 mod aarch64;
 mod addresses;
+mod amqp;
 mod architecture;
 #[cfg(not(feature = "tls"))]
 mod auditable;
@@ -22,6 +23,7 @@ mod docker_wait;
 mod env;
 mod examples;
 mod exit_codes;
+mod fcgi;
 mod grpc;
 mod help;
 mod hostile;

@@ -47,6 +47,8 @@ const KINDS: &[(&str, &str, &[&str])] = &[
     ("memcached", "memcached://127.0.0.1:{port}", &[]),
     ("nats", "nats://127.0.0.1:{port}", &[]),
     ("mqtt", "mqtt://127.0.0.1:{port}", &[]),
+    ("fcgi", "fcgi://127.0.0.1:{port}/ping", &[]),
+    ("amqp", "amqp://127.0.0.1:{port}", &[]),
     #[cfg(feature = "tls")]
     ("https", "https://127.0.0.1:{port}/health", &["--insecure"]),
 ];
@@ -199,6 +201,39 @@ fn rows() -> Vec<Row> {
                 let flood = Behind::Greets(Greeting::Flood(Vec::new()));
                 let says = "not an MQTT server (it said 'xxxx')";
                 add("flood", flood, 5, 1, says.into());
+            }
+            "fcgi" => {
+                let phase = "awaiting the FastCGI response";
+                add("silent", silent(), 1, 1, timed_out(phase));
+                let http = Behind::Replies(Reply::Answer(HTTP_400.to_vec()));
+                let says = "not a FastCGI server (it said 'HTTP/1.1')";
+                add("HTTP/1.1", http, 5, 1, says.into());
+                let flood = Behind::Greets(Greeting::Flood(Vec::new()));
+                let says = "not a FastCGI server (it said 'xxxxxxxx')";
+                add("flood", flood, 5, 1, says.into());
+                // A STDOUT record of 30840 bytes, then headers of 'x' again.
+                let stdout = Greeting::Flood(vec![1, 6, 0, 1]);
+                add("endless STDOUT", Behind::Greets(stdout), 5, 1, says.into());
+            }
+            "amqp" => {
+                add(
+                    "silent",
+                    silent(),
+                    1,
+                    1,
+                    timed_out("awaiting Connection.Start"),
+                );
+                let http = Behind::Replies(Reply::Answer(HTTP_400.to_vec()));
+                let says = "not an AMQP server (it said 'HTTP/1.1 400 Bad Request')";
+                add("HTTP/1.1", http, 5, 1, says.into());
+                let flood = Behind::Greets(Greeting::Flood(Vec::new()));
+                let says = "not an AMQP server (it said 'xxxxxxxx";
+                add("flood", flood, 5, 1, says.into());
+                // A method frame on channel 0 that says it is 2 GB long.
+                let frame = Behind::Greets(Greeting::Flood(vec![1, 0, 0]));
+                let says =
+                    "not an AMQP server (a frame of 2021161080 bytes, more than the 8192 allowed)";
+                add("2 GB frame", frame, 5, 1, says.into());
             }
             "https" => {
                 // Accepts and reads the ClientHello, then never answers it.

@@ -30,6 +30,12 @@ Targets (several: all must be healthy; they are probed at the same time):
       healthy iff the server greets with INFO (nothing is sent: no login needed)
   mqtt://HOST[:1883]
       healthy iff an MQTT 3.1.1 CONNECT (no login) is accepted by the CONNACK
+  fcgi://HOST[:9000]/PATH[?QUERY]
+      one FastCGI GET of PATH (php-fpm's ping.path or pm.status_path): its Status
+      (none: 200) judged by --status, --body-contains as for http://
+  amqp://[USER:PASSWORD@]HOST[:5672][/VHOST]
+      healthy iff the broker answers the AMQP 0-9-1 header with Connection.Start
+      (no login: credentials and vhost are ignored)
   Passwords show as ***: pass them in a variable, redis://:${REDIS_PASSWORD}@HOST.
   HOST is a name, an IPv4 address or a bracketed IPv6 address ([::1]).
   localhost means 127.0.0.1 and ::1, without asking any resolver.

@@ -2,6 +2,8 @@
 //! (a `Kind` in its own file); KINDS lists them. target.rs and cli.rs see only each
 //! kind's `Syntax`, through the table main hands them.
 
+pub mod amqp;
+pub mod fcgi;
 pub mod grpc;
 pub mod http;
 pub mod memcached;
@@ -64,6 +66,8 @@ pub static KINDS: &[&Kind] = &[
     &memcached::KIND,
     &nats::KIND,
     &mqtt::KIND,
+    &fcgi::KIND,
+    &amqp::KIND,
 ];
 
 /// The one clock of a run: every phase of every probe measures against these.
