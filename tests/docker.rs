@@ -410,17 +410,18 @@ fn compose_stack_starts_in_dependency_order() {
         "compose up: {}",
         String::from_utf8_lossy(&up.stderr)
     );
-    let services = ["db", "cache", "api", "web"];
+    let services = ["db", "cache", "sessions", "api", "web"];
     for service in services {
         let id = stack.compose(&["ps", "--quiet", service]);
         let id = String::from_utf8_lossy(&id.stdout).trim().to_string();
         assert!(!id.is_empty(), "no container for {service}");
         // web's check also reaches the api by name, through Docker's DNS, from scratch.
-        // db and cache are scripted stand-ins, probed with the database probes.
+        // db, cache and sessions are scripted stand-ins, probed with their kinds' probes.
         let line = match service {
             "web" => "healthy: http://localhost:8081/health: 200 OK",
             "db" => "healthy: postgres://localhost:5432: accepting connections",
             "cache" => "healthy: redis://:@localhost:6379: PONG",
+            "sessions" => "healthy: memcached://localhost:11211: version 1.6.18",
             _ => "healthy: ",
         };
         let output = healthy_with(&id, line);
@@ -462,7 +463,12 @@ fn compose_stack_starts_in_dependency_order() {
             .position(|line| *line == event)
             .unwrap_or_else(|| panic!("no '{event}' in {events:#?}"))
     };
-    for (dependency, dependant) in [("db", "api"), ("cache", "api"), ("api", "web")] {
+    for (dependency, dependant) in [
+        ("db", "api"),
+        ("cache", "api"),
+        ("sessions", "api"),
+        ("api", "web"),
+    ] {
         assert!(
             first(&format!("{dependency} health_status: healthy"))
                 < first(&format!("{dependant} start")),

@@ -84,7 +84,7 @@ fn compose_example_gives_compose_a_longer_timeout_than_the_probe() {
         .filter_map(|line| line.trim().strip_prefix("test:"))
         .map(list)
         .collect();
-    assert_eq!(tests.len(), 4, "{tests:?}");
+    assert_eq!(tests.len(), 5, "{tests:?}");
     for test in tests {
         assert_eq!(
             test[..2],
