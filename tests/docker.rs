@@ -10,7 +10,7 @@ use crate::common::system::root;
 use crate::common::{PROXY_VARIABLES, notice};
 
 use std::fs;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::process::{Command, Stdio};
 
 /// The HEALTHCHECK timing the cases use: checks every second, unhealthy after two misses.
 const BRISK: &str = "--interval=1s --timeout=5s --start-period=20s --start-interval=1s --retries=2";
@@ -397,11 +397,25 @@ fn compose_stack_starts_in_dependency_order() {
     let image = sandbox.build("image", &dockerfile(true, false, None));
     let file = root().join("examples/compose.yaml");
     let stack = sandbox.stack(file, &[("HEALTHPROBE_STACK_IMAGE", &image.tag)]);
-    let since = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-        - 1;
+    // The engine's own record of the order, streamed live from before `up`: the engine
+    // keeps only its last 256 events for `--since`, and the stack's health checks (and
+    // any other test's containers) push the early ones out of that buffer.
+    let mut events = Command::new("docker")
+        .args([
+            "events",
+            "--filter",
+            &format!("label=com.docker.compose.project={}", stack.project),
+            "--filter",
+            "type=container",
+            "--format",
+            "{{index .Actor.Attributes \"com.docker.compose.service\"}} {{.Action}}",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("run docker events");
+    // `docker events` subscribes before it prints anything: give it a moment to.
+    std::thread::sleep(std::time::Duration::from_secs(1));
 
     // `up` itself waits for each service_healthy condition before starting the dependant.
     let up = stack.compose(&["up", "--detach"]);
@@ -433,29 +447,10 @@ fn compose_stack_starts_in_dependency_order() {
         }
     }
 
-    // The engine's own record of the order: each dependency healthy before its
-    // dependant started.
-    let until = format!(
-        "{}",
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_secs()
-            + 1
-    );
-    let events = docker_ok(&[
-        "events",
-        "--since",
-        &since.to_string(),
-        "--until",
-        &until,
-        "--filter",
-        &format!("label=com.docker.compose.project={}", stack.project),
-        "--filter",
-        "type=container",
-        "--format",
-        "{{index .Actor.Attributes \"com.docker.compose.service\"}} {{.Action}}",
-    ]);
+    // Each dependency healthy before its dependant started.
+    events.kill().expect("stop docker events");
+    let events = events.wait_with_output().expect("docker events");
+    let events = String::from_utf8_lossy(&events.stdout).into_owned();
     let events: Vec<&str> = events.lines().collect();
     let first = |event: &str| {
         events
