@@ -10,7 +10,7 @@ Usage: healthprobe [OPTIONS] TARGET...
 Targets (several: all must be healthy; they are probed at the same time):
   http://HOST[:PORT][/PATH][?QUERY]
       healthy iff the status is in --status; redirects to the same host and port are
-      followed (10 at most), others are the answer (a 3xx: healthy by default)
+      followed (9 at most), others are the answer (a 3xx: healthy by default)
   https://HOST[:PORT][/PATH][?QUERY]
       the same over TLS, port 443 by default, the certificate verified (TLS build only)
   tcp://HOST:PORT

@@ -5,7 +5,7 @@
 //! then closes the TCP connection: a polite Connection.Close needs a login first.
 //! User, password and vhost in the URL are accepted and ignored.
 
-use super::wire::{Wire, quote, stranger};
+use super::wire::{Wire, other_protocol, quote};
 use super::{Answer, Budget, Kind, Report, Verdict, open};
 use crate::config::HttpOptions;
 use crate::error::{Error, Phase};
@@ -92,7 +92,7 @@ fn other_version(version: &[u8]) -> Error {
 }
 
 fn not_amqp(reply: &[u8]) -> Error {
-    Error::OtherProtocol(format!("not an AMQP server ({})", stranger(reply)))
+    other_protocol("an AMQP server", "amqp://", reply)
 }
 
 /// The two server-properties worth a line: "product" and "version" (long strings).

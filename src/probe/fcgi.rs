@@ -6,7 +6,7 @@
 //! --header are not sent.
 
 use super::http::BODY_LIMIT;
-use super::wire::{Wire, quote, stranger};
+use super::wire::{Wire, other_protocol, quote, stranger};
 use super::{Answer, Budget, Kind, Report, Verdict, open};
 use crate::config::HttpOptions;
 use crate::error::{Error, Phase};
@@ -256,5 +256,5 @@ fn status(head: &[u8]) -> (u16, String) {
 }
 
 fn not_fastcgi(reply: &[u8]) -> Error {
-    Error::OtherProtocol(format!("not a FastCGI server ({})", stranger(reply)))
+    other_protocol("a FastCGI server", "fcgi://", reply)
 }

@@ -2,7 +2,7 @@
 //! without a login (text protocol); healthy iff the reply is `VERSION x.y.z`. An
 //! `ERROR`, `SERVER_ERROR ...` or `CLIENT_ERROR ...` reply is unhealthy and quoted.
 
-use super::wire::{Wire, quote, stranger};
+use super::wire::{Wire, other_protocol, quote};
 use super::{Answer, Budget, Kind, Report, Verdict, open};
 use crate::config::HttpOptions;
 use crate::error::{Error, Phase};
@@ -64,9 +64,6 @@ fn probe(target: &Target, _: &HttpOptions, budget: &Budget, report: &mut Report)
             "version failed: {}",
             quote(&text)
         ))),
-        _ => Err(Error::OtherProtocol(format!(
-            "not a memcached server ({})",
-            stranger(line)
-        ))),
+        _ => Err(other_protocol("a memcached server", "memcached://", line)),
     }
 }

@@ -2,10 +2,10 @@
 //! `healthprobe-PID`, no credentials), then DISCONNECT. Healthy iff the CONNACK's return
 //! code is 0 (accepted); codes 1-5 are named, as the standard names them, and unhealthy.
 
-use super::wire::{Wire, stranger};
+use super::wire::{Wire, other_protocol};
 use super::{Answer, Budget, Kind, Report, Verdict, open};
 use crate::config::HttpOptions;
-use crate::error::{Error, Phase};
+use crate::error::Phase;
 use crate::target::{Syntax, Target, Userinfo, no_path};
 
 pub static KIND: Kind = Kind {
@@ -48,10 +48,7 @@ fn probe(target: &Target, _: &HttpOptions, budget: &Budget, report: &mut Report)
     wire.fill(&mut connack, 0, 4, AWAITING)?;
     report.note(budget, "read the CONNACK");
     if connack[..2] != CONNACK {
-        return Err(Error::OtherProtocol(format!(
-            "not an MQTT server ({})",
-            stranger(&connack)
-        )));
+        return Err(other_protocol("an MQTT server", "mqtt://", &connack));
     }
     let verdict = match connack[3] {
         0 => {

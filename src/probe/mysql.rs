@@ -4,7 +4,7 @@
 //! connections, 1129 host blocked) is unhealthy and quoted. Nothing is sent, so no
 //! credentials are needed: user, password and database in the URL are ignored.
 
-use super::wire::{Wire, quote, stranger};
+use super::wire::{Wire, other_protocol, quote};
 use super::{Answer, Budget, Kind, Report, Verdict, open};
 use crate::config::HttpOptions;
 use crate::error::{Error, Phase};
@@ -81,5 +81,5 @@ fn refusal(error: &[u8]) -> Verdict {
 }
 
 fn not_mysql(reply: &[u8]) -> Error {
-    Error::OtherProtocol(format!("not a MySQL server ({})", stranger(reply)))
+    other_protocol("a MySQL server", "mysql://", reply)
 }

@@ -4,7 +4,7 @@
 //! when the greeting names them; `-ERR ...` instead (maximum connections exceeded) is
 //! unhealthy and quoted.
 
-use super::wire::{Wire, quote, stranger};
+use super::wire::{Wire, other_protocol, quote};
 use super::{Answer, Budget, Kind, Report, Verdict, open};
 use crate::config::HttpOptions;
 use crate::error::{Error, Phase};
@@ -67,10 +67,7 @@ fn probe(target: &Target, _: &HttpOptions, budget: &Budget, report: &mut Report)
     }
     match text.strip_prefix("-ERR ") {
         Some(error) => Ok(Verdict::unhealthy(format!("refused: {}", quote(error)))),
-        None => Err(Error::OtherProtocol(format!(
-            "not a NATS server ({})",
-            stranger(line)
-        ))),
+        None => Err(other_protocol("a NATS server", "nats://", line)),
     }
 }
 

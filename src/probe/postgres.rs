@@ -3,7 +3,7 @@
 //! connections right now (SQLSTATE 57P03 and kin), is up. No password is ever sent, and
 //! no TLS is negotiated: pg_isready's answer does not depend on either.
 
-use super::wire::{Wire, quote, stranger};
+use super::wire::{Wire, other_protocol, quote};
 use super::{Answer, Budget, Kind, Report, Verdict, open};
 use crate::config::HttpOptions;
 use crate::error::{Error, Phase};
@@ -152,5 +152,5 @@ fn refusal(error: &ErrorFields) -> Verdict {
 }
 
 fn not_postgres(reply: &[u8]) -> Error {
-    Error::OtherProtocol(format!("not a PostgreSQL server ({})", stranger(reply)))
+    other_protocol("a PostgreSQL server", "postgres://", reply)
 }

@@ -85,3 +85,99 @@ pub fn stranger(bytes: &[u8]) -> String {
         .collect();
     format!("it said '{}'", cap(&ascii, STRANGER_MAX))
 }
+
+/// The answer of a server that is not `expected` ("a MySQL server", the kind probed with
+/// `scheme`, "mysql://"): when its first bytes give away what it is, that and the scheme
+/// to probe it with ("this is an HTTP/1.1 server, not a MySQL server: try http://"),
+/// else what it said. The one place every kind asks.
+pub fn other_protocol(expected: &str, scheme: &str, bytes: &[u8]) -> Error {
+    match recognise(bytes) {
+        // The TLS flavour of the kind, where it has one (grpcs://, else https://).
+        Some((name @ TLS, _)) => {
+            let over_tls = if scheme == "grpc://" {
+                "grpcs://"
+            } else {
+                "https://"
+            };
+            Error::OtherProtocol(format!("this is {name}, not {expected}: try {over_tls}"))
+        }
+        Some((name, Some(other))) if other != scheme => {
+            Error::OtherProtocol(format!("this is {name}, not {expected}: try {other}"))
+        }
+        Some((name, None)) => Error::OtherProtocol(format!("this is {name}, not {expected}")),
+        _ => Error::OtherProtocol(format!("not {expected} ({})", stranger(bytes))),
+    }
+}
+
+const TLS: &str = "a TLS server";
+
+/// The protocol whose server's first bytes these are, and the scheme that probes it.
+/// Only what each sends unasked or in answer to anything: a greeting (MySQL, SSH, NATS,
+/// HTTP/2's SETTINGS), an error reply (PostgreSQL, Redis, memcached, HTTP/1's 400), a
+/// protocol header (AMQP) or a TLS record (an alert, most often).
+pub fn recognise(bytes: &[u8]) -> Option<(&'static str, Option<&'static str>)> {
+    let starts = |prefix: &[u8]| bytes.starts_with(prefix);
+    let u24_le = |at: usize| {
+        bytes
+            .get(at..at + 3)
+            .map(|b| usize::from(b[0]) | usize::from(b[1]) << 8 | usize::from(b[2]) << 16)
+    };
+    let u24_be = |at: usize| {
+        bytes
+            .get(at..at + 3)
+            .map(|b| usize::from(b[0]) << 16 | usize::from(b[1]) << 8 | usize::from(b[2]))
+    };
+    let u32_be = |at: usize| {
+        bytes
+            .get(at..at + 4)
+            .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+    };
+    let known = if starts(b"HTTP/1.1") {
+        ("an HTTP/1.1 server", Some("http://"))
+    } else if starts(b"HTTP/1.0") {
+        ("an HTTP/1.0 server", Some("http://"))
+    } else if starts(b"HTTP") {
+        ("an HTTP server", Some("http://"))
+    } else if starts(b"PRI * HTTP/2.0")
+        // A SETTINGS frame (type 4) on stream 0, of whole 6-byte settings.
+        || (bytes.len() >= 9
+            && bytes[3] == 4
+            && bytes[5..9] == [0; 4]
+            && u24_be(0).is_some_and(|length| length % 6 == 0 && length <= 16384))
+    {
+        ("an HTTP/2 server (gRPC?)", Some("grpc://"))
+    } else if bytes.len() >= 3
+        && (0x14..=0x17).contains(&bytes[0])
+        && bytes[1] == 3
+        && bytes[2] <= 4
+    {
+        (TLS, Some("https://"))
+    } else if starts(b"SSH-") {
+        ("an SSH server", None)
+    } else if bytes.len() >= 5
+        && bytes[3] == 0
+        && matches!(bytes[4], 0x0a | 0xff)
+        && u24_le(0).is_some_and(|length| (3..=1024).contains(&length))
+    {
+        // A MySQL packet: a 3-byte length, sequence 0, the handshake (10) or an error.
+        ("a MySQL server", Some("mysql://"))
+    } else if bytes.len() >= 6
+        && bytes[0] == b'E'
+        && bytes[5] == b'S'
+        && u32_be(1).is_some_and(|length| (8..=8192).contains(&length))
+    {
+        // An ErrorResponse: 'E', a 4-byte length, then the severity field 'S'.
+        ("a PostgreSQL server", Some("postgres://"))
+    } else if starts(b"-ERR ") || starts(b"-NOAUTH") || starts(b"-WRONGPASS") || starts(b"+PONG") {
+        ("a Redis server", Some("redis://"))
+    } else if starts(b"INFO {") {
+        ("a NATS server", Some("nats://"))
+    } else if starts(b"AMQP") {
+        ("an AMQP server", Some("amqp://"))
+    } else if starts(b"ERROR\r\n") || starts(b"VERSION ") || starts(b"CLIENT_ERROR ") {
+        ("a memcached server", Some("memcached://"))
+    } else {
+        return None;
+    };
+    Some(known)
+}
