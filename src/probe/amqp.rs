@@ -39,7 +39,12 @@ const MAX_FRAME: usize = 8 * 1024;
 const MAX_PROPERTY: usize = 40;
 
 fn probe(target: &Target, _: &HttpOptions, budget: &Budget, report: &mut Report) -> Answer {
-    let mut wire = Wire::new(open(target, budget, report)?, budget);
+    let mut wire = Wire::new(
+        open(target, budget, report)?,
+        budget,
+        "an AMQP server",
+        "amqp://",
+    );
     wire.send(PROTOCOL_HEADER, SENDING)?;
     let mut frame = [0u8; FRAME_HEADER + MAX_FRAME + 1];
     // Eight bytes: a frame header and its first byte, or a whole protocol header.

@@ -62,7 +62,12 @@ const MAX_STDERR: usize = 512;
 const MAX_READ: usize = 256 * 1024;
 
 fn probe(target: &Target, options: &HttpOptions, budget: &Budget, report: &mut Report) -> Answer {
-    let mut wire = Wire::new(open(target, budget, report)?, budget);
+    let mut wire = Wire::new(
+        open(target, budget, report)?,
+        budget,
+        "a FastCGI server",
+        "fcgi://",
+    );
     wire.send(&request(&target.path), SENDING)?;
     report.note(budget, "sent the request");
     let response = read_response(&mut wire)?;

@@ -33,7 +33,12 @@ const MAX_LINE: usize = 512;
 const MAX_VERSION: usize = 60;
 
 fn probe(target: &Target, _: &HttpOptions, budget: &Budget, report: &mut Report) -> Answer {
-    let mut wire = Wire::new(open(target, budget, report)?, budget);
+    let mut wire = Wire::new(
+        open(target, budget, report)?,
+        budget,
+        "a memcached server",
+        "memcached://",
+    );
     wire.send(b"version\r\n", SENDING)?;
     let mut buffer = [0u8; MAX_LINE];
     let mut filled = 0;

@@ -38,7 +38,12 @@ const REFUSALS: [&str; 5] = [
 ];
 
 fn probe(target: &Target, _: &HttpOptions, budget: &Budget, report: &mut Report) -> Answer {
-    let mut wire = Wire::new(open(target, budget, report)?, budget);
+    let mut wire = Wire::new(
+        open(target, budget, report)?,
+        budget,
+        "an MQTT server",
+        "mqtt://",
+    );
     wire.send(
         &connect(&format!("healthprobe-{}", std::process::id())),
         SENDING,

@@ -35,7 +35,12 @@ const HANDSHAKE_V10: u8 = 0x0a;
 const ERROR_PACKET: u8 = 0xff;
 
 fn probe(target: &Target, _: &HttpOptions, budget: &Budget, report: &mut Report) -> Answer {
-    let mut wire = Wire::new(open(target, budget, report)?, budget);
+    let mut wire = Wire::new(
+        open(target, budget, report)?,
+        budget,
+        "a MySQL server",
+        "mysql://",
+    );
     let mut packet = [0u8; MAX_GREETING];
     // A packet: 3-byte little-endian payload length, sequence number 0, then the payload.
     let filled = wire.fill(&mut packet, 0, 4, AWAITING)?;

@@ -35,7 +35,12 @@ const MAX_LINE: usize = 8192;
 const MAX_FIELD: usize = 60;
 
 fn probe(target: &Target, _: &HttpOptions, budget: &Budget, report: &mut Report) -> Answer {
-    let mut wire = Wire::new(open(target, budget, report)?, budget);
+    let mut wire = Wire::new(
+        open(target, budget, report)?,
+        budget,
+        "a NATS server",
+        "nats://",
+    );
     let mut buffer = [0u8; MAX_LINE];
     let mut filled = 0;
     let end = loop {

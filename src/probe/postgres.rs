@@ -35,7 +35,12 @@ const DEFAULT_USER: &str = "postgres";
 const NOT_ACCEPTING: [&str; 3] = ["57P03", "57P01", "57P02"];
 
 fn probe(target: &Target, _: &HttpOptions, budget: &Budget, report: &mut Report) -> Answer {
-    let mut wire = Wire::new(open(target, budget, report)?, budget);
+    let mut wire = Wire::new(
+        open(target, budget, report)?,
+        budget,
+        "a PostgreSQL server",
+        "postgres://",
+    );
     let user = target.user.as_deref().unwrap_or(DEFAULT_USER);
     let database = target.database.as_deref().unwrap_or(user);
     wire.send(&startup_message(user, database), SENDING)?;

@@ -43,7 +43,12 @@ const AWAITING_PING: Phase = Phase::Protocol("awaiting the reply to PING");
 const MAX_LINE: usize = 1024;
 
 fn probe(target: &Target, _: &HttpOptions, budget: &Budget, report: &mut Report) -> Answer {
-    let mut wire = Wire::new(open(target, budget, report)?, budget);
+    let mut wire = Wire::new(
+        open(target, budget, report)?,
+        budget,
+        "a Redis server",
+        "redis://",
+    );
     let password = target.password.as_ref().map(|secret| secret.expose());
     // AUTH and PING go together: one round trip, and PING's answer is only read once
     // AUTH's said yes.

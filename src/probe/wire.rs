@@ -15,17 +15,35 @@ const QUOTE_MAX: usize = 120;
 /// Of a server that speaks another protocol, the line shows no more than this.
 const STRANGER_MAX: usize = 48;
 
+/// Of the first bytes a server sends, this many are kept to name its protocol.
+const FIRST_BYTES: usize = 16;
+
 pub struct Wire {
     stream: DeadlineStream,
+    /// What the kind expects ("a Redis server") and its scheme ("redis://"), to name a
+    /// server of another protocol that leaves a read waiting or closes.
+    expected: &'static str,
+    scheme: &'static str,
+    first: [u8; FIRST_BYTES],
+    received: usize,
 }
 
 impl Wire {
-    pub fn new(stream: TcpStream, budget: &Budget) -> Wire {
+    pub fn new(
+        stream: TcpStream,
+        budget: &Budget,
+        expected: &'static str,
+        scheme: &'static str,
+    ) -> Wire {
         Wire {
             stream: DeadlineStream {
                 stream,
                 deadline: budget.deadline,
             },
+            expected,
+            scheme,
+            first: [0; FIRST_BYTES],
+            received: 0,
         }
     }
 
@@ -50,12 +68,28 @@ impl Wire {
         Ok(filled)
     }
 
-    /// One read of whatever has arrived, at least one byte.
+    /// One read of whatever has arrived, at least one byte. A server that stops (or
+    /// waits) after first bytes of another protocol is named by them.
     pub fn read_some(&mut self, buffer: &mut [u8], phase: Phase) -> Result<usize, Error> {
-        match self.stream.read(buffer) {
-            Ok(0) => Err(closed(phase)),
-            Ok(read) => Ok(read),
-            Err(e) => Err(io_failure(&e, phase)),
+        let error = match self.stream.read(buffer) {
+            Ok(0) => closed(phase),
+            Ok(read) => {
+                if self.received < FIRST_BYTES {
+                    let keep = read.min(FIRST_BYTES - self.received);
+                    self.first[self.received..self.received + keep]
+                        .copy_from_slice(&buffer[..keep]);
+                }
+                self.received += read;
+                return Ok(read);
+            }
+            Err(e) => io_failure(&e, phase),
+        };
+        let first = &self.first[..self.received.min(FIRST_BYTES)];
+        match recognise(first) {
+            Some((_, scheme)) if scheme != Some(self.scheme) => {
+                Err(other_protocol(self.expected, self.scheme, first))
+            }
+            _ => Err(error),
         }
     }
 

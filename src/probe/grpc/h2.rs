@@ -149,7 +149,13 @@ impl<S: Read + Write> Connection<S> {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 // Closed or reset before a whole frame header: what came tells the most.
                 Err(e) if e.kind() == io::ErrorKind::ConnectionReset => break,
-                Err(e) => return Err(io_failure(&e, self.phase)),
+                // A TLS alert, then silence: the bytes say more than the deadline.
+                Err(e) => match recognise(&head[..filled]) {
+                    Some((_, scheme)) if scheme != Some(GRPC) => {
+                        return Err(other_protocol("a gRPC server", GRPC, &head[..filled]));
+                    }
+                    _ => return Err(io_failure(&e, self.phase)),
+                },
             }
         }
         // What has arrived so far tells what the server speaks, if not HTTP/2.
