@@ -103,6 +103,11 @@ if [[ $target == *-musl && ${BUILD_STD:-} != 1 ]] && command -v rustup >/dev/nul
         need_packages gcc-aarch64-linux-gnu
         build_env+=("CARGO_TARGET_${target_env^^}_LINKER=$cc")
     fi
+    # ring (tls) compiles C for the target: against musl's headers, as below.
+    if [[ $features == *tls* ]]; then
+        if [[ $arch == x86_64 ]]; then need_packages musl-tools; else need_packages "musl-dev:$debarch"; fi
+        ring_cc=1
+    fi
 elif [[ $target == *-musl ]]; then
     # rustup has no musl std here: Debian's Rust builds it (RUSTC_BOOTSTRAP=1 for the
     # unstable -Z build-std), linked by gcc against Debian's musl in rustc's
@@ -160,7 +165,12 @@ elif [[ $target == *-musl ]]; then
     ln -sfn "$debian_rustc" "$bin/rustc"
     build_env+=(PATH="$bin:$PATH" RUSTC="$debian_rustc" RUSTC_BOOTSTRAP=1
         "CARGO_TARGET_${target_env^^}_LINKER=$cc")
-    # ring (tls) compiles C for the target against musl's headers.
+    ring_cc=1
+    cargo=("$debian_cargo")
+    build_args+=(-Z build-std=std,panic_abort)
+fi
+# ring (tls) compiles C for the target against musl's headers.
+if [[ ${ring_cc:-} == 1 ]]; then
     if [[ $arch == x86_64 ]]; then
         build_env+=("CC_$target_env=musl-gcc")
     else
@@ -168,8 +178,6 @@ elif [[ $target == *-musl ]]; then
         build_env+=("CC_$target_env=$cc"
             "CFLAGS_$target_env=-nostdinc -isystem $include -isystem $("$cc" -print-file-name=include)")
     fi
-    cargo=("$debian_cargo")
-    build_args+=(-Z build-std=std,panic_abort)
 fi
 
 # Appended to .cargo/config.toml's rustflags for this target (a RUSTFLAGS variable would
