@@ -144,6 +144,9 @@ pub enum Error {
 
     // Probe failures: the target is unhealthy, exit 1.
     Timeout(Phase),
+    /// The deadline passed, and the server had sent nothing at all on the connection (a
+    /// server of another protocol, waiting for a request of its own).
+    SentNothing(Phase),
     Resolve {
         host: String,
         reason: String,
@@ -337,6 +340,12 @@ impl fmt::Display for Error {
             Error::InstallDir { dir, reason } => write!(f, "cannot install into '{dir}': {reason}"),
             Error::Install { dir, reason } => write!(f, "cannot install into '{dir}': {reason}"),
             Error::Timeout(phase) => write!(f, "timed out {phase}"),
+            Error::SentNothing(phase) => {
+                write!(
+                    f,
+                    "timed out {phase}: the server sent nothing by the deadline"
+                )
+            }
             Error::Resolve { host, reason } => write!(f, "cannot resolve '{host}': {reason}"),
             Error::Connect { addrs, reason } => {
                 write!(f, "{reason} (tried ")?;

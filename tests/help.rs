@@ -6,7 +6,7 @@ use crate::common::*;
 
 /// Every option, with the variable it also comes from.
 const OPTIONS: [(&str, &str); 12] = [
-    ("--timeout DUR", "HEALTHPROBE_TIMEOUT"),
+    ("-t, --timeout DUR", "HEALTHPROBE_TIMEOUT"),
     ("--connect-timeout DUR", "HEALTHPROBE_CONNECT_TIMEOUT"),
     ("--method M", "HEALTHPROBE_METHOD"),
     ("-H, --header 'NAME: VALUE'", "HEALTHPROBE_HEADER"),

@@ -62,7 +62,9 @@ fn secs(seconds: u64) -> Duration {
 /// Every row: each kind against each of the four servers (some kinds meet two servers
 /// of another protocol, or two floods).
 fn rows() -> Vec<Row> {
-    let timed_out = |phase: &str| format!("timed out {phase}");
+    // Every deadline here passes with nothing from the server, and the line says so.
+    let timed_out =
+        |phase: &str| format!("timed out {phase}: the server sent nothing by the deadline");
     let mut rows = Vec::new();
     for &(kind, target, options) in KINDS {
         let mut add = |server: &str, behind: Behind, timeout: u64, code: i32, says: String| {

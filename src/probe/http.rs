@@ -96,6 +96,7 @@ fn probe(target: &Target, options: &HttpOptions, budget: &Budget, report: &mut R
         phase: Phase::Resolve,
         failure: None,
         first_bytes: Vec::new(),
+        received: false,
         budget: *budget,
         proxy,
     }));

@@ -85,11 +85,12 @@ impl Wire {
             Err(e) => io_failure(&e, phase),
         };
         let first = &self.first[..self.received.min(FIRST_BYTES)];
-        match recognise(first) {
-            Some((_, scheme)) if scheme != Some(self.scheme) => {
+        match (recognise(first), error) {
+            (Some((_, scheme)), _) if scheme != Some(self.scheme) => {
                 Err(other_protocol(self.expected, self.scheme, first))
             }
-            _ => Err(error),
+            (_, Error::Timeout(phase)) if self.received == 0 => Err(Error::SentNothing(phase)),
+            (_, error) => Err(error),
         }
     }
 

@@ -154,7 +154,12 @@ impl<S: Read + Write> Connection<S> {
                     Some((_, scheme)) if scheme != Some(GRPC) => {
                         return Err(other_protocol("a gRPC server", GRPC, &head[..filled]));
                     }
-                    _ => return Err(io_failure(&e, self.phase)),
+                    _ => {
+                        return Err(match io_failure(&e, self.phase) {
+                            Error::Timeout(phase) if filled == 0 => Error::SentNothing(phase),
+                            error => error,
+                        });
+                    }
                 },
             }
         }

@@ -54,6 +54,8 @@ pub struct Trace {
     pub budget: Budget,
     /// The first bytes the server sent, to name its protocol when it is not HTTP.
     pub first_bytes: Vec<u8>,
+    /// Whether the server sent anything at all on the current connection.
+    pub received: bool,
     /// The --proxy's `host:port`. With a proxy, every name resolved and every
     /// connection made is the proxy's (the proxy resolves the target).
     pub proxy: Option<String>,
@@ -88,6 +90,7 @@ pub fn failure(error: ureq::Error, trace: &Mutex<Trace>) -> Error {
         return Error::Tls(why);
     }
     let error = match error {
+        ureq::Error::Timeout(_) if !trace.received => Error::SentNothing(phase),
         ureq::Error::Timeout(_) => Error::Timeout(phase),
         ureq::Error::Io(e) if e.kind() == io::ErrorKind::TimedOut => Error::Timeout(phase),
         ureq::Error::Io(e) => net::io_failure(&e, phase),
@@ -207,6 +210,7 @@ impl<In: Transport> Connector<In> for ProbeConnector {
                 let budget = trace.budget;
                 trace.report.connected(&budget, peer);
                 trace.first_bytes.clear();
+                trace.received = false;
                 trace.phase = match trace.proxy {
                     Some(_) => Phase::Proxy,
                     None => Phase::Response,
@@ -300,7 +304,9 @@ impl Transport for Connection {
         };
         if self.received < FIRST_BYTES && read > 0 {
             let first = &input[..read.min(FIRST_BYTES - self.received)];
-            lock(&self.trace).first_bytes.extend_from_slice(first);
+            let mut trace = lock(&self.trace);
+            trace.first_bytes.extend_from_slice(first);
+            trace.received = true;
         }
         self.received += read;
         self.buffers.input_appended(read);
