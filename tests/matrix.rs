@@ -192,11 +192,11 @@ fn rows() -> Vec<Row> {
             "mqtt" => {
                 add("silent", silent(), 1, 1, timed_out("awaiting the CONNACK"));
                 let http = Behind::Replies(Reply::Answer(HTTP_400.to_vec()));
-                let says = "this is an HTTP server, not an MQTT server: try http://";
+                let says = "this is an HTTP/1.1 server, not an MQTT server: try http://";
                 add("HTTP/1.1", http, 5, 1, says.into());
-                // A CONNACK is read as its 4 bytes, whatever follows.
+                // A CONNACK is 4 bytes; no more than 16 are read, whatever follows.
                 let flood = Behind::Greets(Greeting::Flood(Vec::new()));
-                let says = "not an MQTT server (it said 'xxxx')";
+                let says = "not an MQTT server (it said 'xxxxxxxxxxxxxxxx')";
                 add("flood", flood, 5, 1, says.into());
             }
             "fcgi" => {

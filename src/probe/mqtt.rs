@@ -49,11 +49,18 @@ fn probe(target: &Target, _: &HttpOptions, budget: &Budget, report: &mut Report)
         SENDING,
     )?;
     // A 3.1.1 CONNACK is always 4 bytes: type, remaining length 2, flags, return code.
-    let mut connack = [0u8; 4];
-    wire.fill(&mut connack, 0, 4, AWAITING)?;
+    // Whatever else has arrived with them is read too: it names a server of another
+    // protocol better than 4 bytes do.
+    let mut reply = [0u8; 16];
+    let filled = wire.fill(&mut reply, 0, 4, AWAITING)?;
+    let connack = &reply[..4];
     report.note(budget, "read the CONNACK");
     if connack[..2] != CONNACK {
-        return Err(other_protocol("an MQTT server", "mqtt://", &connack));
+        return Err(other_protocol(
+            "an MQTT server",
+            "mqtt://",
+            &reply[..filled],
+        ));
     }
     let verdict = match connack[3] {
         0 => {

@@ -72,7 +72,12 @@ fn probe(target: &Target, _: &HttpOptions, budget: &Budget, report: &mut Report)
     }
     match text.strip_prefix("-ERR ") {
         Some(error) => Ok(Verdict::unhealthy(format!("refused: {}", quote(error)))),
-        None => Err(other_protocol("a NATS server", "nats://", line)),
+        // All that came: a binary greeting's "line" can end at its first 0x0a byte.
+        None => Err(other_protocol(
+            "a NATS server",
+            "nats://",
+            &buffer[..filled],
+        )),
     }
 }
 

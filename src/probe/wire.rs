@@ -174,10 +174,12 @@ pub fn recognise(bytes: &[u8]) -> Option<(&'static str, Option<&'static str>)> {
     } else if starts(b"HTTP") {
         ("an HTTP server", Some("http://"))
     } else if starts(b"PRI * HTTP/2.0")
-        // A SETTINGS frame (type 4) on stream 0, of whole 6-byte settings.
-        || (bytes.len() >= 9
+        // A SETTINGS frame (type 4) on stream 0, of whole 6-byte settings (8 bytes tell,
+        // as many as fcgi:// reads of a record header).
+        || (bytes.len() >= 8
             && bytes[3] == 4
-            && bytes[5..9] == [0; 4]
+            && bytes[5..8] == [0; 3]
+            && bytes.get(8).is_none_or(|&last| last == 0)
             && u24_be(0).is_some_and(|length| length % 6 == 0 && length <= 16384))
     {
         ("an HTTP/2 server (gRPC?)", Some("grpc://"))
