@@ -117,7 +117,7 @@ pub fn parse(
         .map(|setting| setting.parse(parse_method, "an HTTP method such as GET or HEAD"))
         .transpose()?
         .unwrap_or_else(|| "GET".to_string());
-    let mut headers = options
+    let headers = options
         .values(&HEADER)?
         .iter()
         .map(|setting| setting.parse(parse_header, "'Name: value' on one line"))
@@ -168,6 +168,7 @@ pub fn parse(
         .unwrap_or(DEFAULT_INTERVAL);
     let quiet = options.flag(&QUIET)?;
     let verbose = options.flag(&VERBOSE)?;
+    let given = std::mem::take(&mut options.given);
     let targets = options.targets(kinds)?;
 
     let hosts = headers
@@ -180,19 +181,21 @@ pub fn parse(
     }
     // An empty Accept or User-Agent removes the header, as under the kubelet (an empty
     // Accept can draw a 406; Go writes no empty User-Agent); other empty headers are sent.
+    let (removed, headers): (Vec<_>, Vec<_>) = headers.into_iter().partition(|(name, value)| {
+        value.is_empty()
+            && ["accept", "user-agent"]
+                .iter()
+                .any(|removable| name.eq_ignore_ascii_case(removable))
+    });
     let removes = |wanted: &str| {
-        headers
+        removed
             .iter()
-            .any(|(name, value)| value.is_empty() && name.eq_ignore_ascii_case(wanted))
+            .any(|(name, _)| name.eq_ignore_ascii_case(wanted))
     };
     let accept = !removes("accept");
     if removes("user-agent") {
         user_agent.clear();
     }
-    headers.retain(|(name, value)| {
-        !(value.is_empty()
-            && (name.eq_ignore_ascii_case("accept") || name.eq_ignore_ascii_case("user-agent")))
-    });
     if body_contains.is_some() && method == "HEAD" {
         return Err(Error::Conflict(
             "--body-contains needs a body, and a HEAD response has none",
@@ -218,8 +221,7 @@ pub fn parse(
         ));
     }
     // Only flags: a variable may sit in an environment shared by probes of other kinds.
-    if let Some(spec) = options
-        .given
+    if let Some(spec) = given
         .iter()
         .find(|spec| !targets.iter().any(|target| spec.applies_to(target.scheme)))
     {

@@ -311,11 +311,10 @@ impl Options<'_> {
 
     /// Targets from the command line, else from HEALTHPROBE_TARGETS; anything left that
     /// looks like an option is an error rather than a target.
-    pub fn targets(&mut self, kinds: &[impl AsRef<Syntax>]) -> Result<Vec<Target>, Error> {
+    pub fn targets(self, kinds: &[impl AsRef<Syntax>]) -> Result<Vec<Target>, Error> {
         let env = self.env;
         let mut texts = Vec::new();
-        let args = std::mem::replace(&mut self.args, Arguments::from_vec(Vec::new()));
-        for arg in args.finish() {
+        for arg in self.args.finish() {
             let Some(text) = arg.to_str() else {
                 return Err(Error::InvalidTarget {
                     target: arg.to_string_lossy().into_owned(),
@@ -332,7 +331,7 @@ impl Options<'_> {
             });
         }
         if texts.is_empty() {
-            let listed = self.env_var(TARGETS.var)?.unwrap_or_default();
+            let listed = setting_var(env, TARGETS.var)?.unwrap_or_default();
             let listed = expand_target(&listed, TARGETS.var, env, kinds)?;
             texts = listed.split_whitespace().map(str::to_string).collect();
         }
@@ -348,11 +347,15 @@ impl Options<'_> {
             .collect()
     }
 
-    /// A HEALTHPROBE_* variable; empty means unset, as `${VAR:-default}` reads it and as
-    /// `ENV HEALTHPROBE_TIMEOUT=""` clears a base image's setting.
     pub fn env_var(&self, name: &str) -> Result<Option<String>, Error> {
-        Ok(env_var(self.env, name)?.filter(|text| !text.is_empty()))
+        setting_var(self.env, name)
     }
+}
+
+/// A HEALTHPROBE_* variable; empty means unset, as `${VAR:-default}` reads it and as
+/// `ENV HEALTHPROBE_TIMEOUT=""` clears a base image's setting.
+fn setting_var(env: Env, name: &str) -> Result<Option<String>, Error> {
+    Ok(env_var(env, name)?.filter(|text| !text.is_empty()))
 }
 
 /// `http://a/health,tcp://b:1` is two targets run together, not one URL with a comma:

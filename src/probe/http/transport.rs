@@ -256,12 +256,6 @@ pub struct Connection {
     trace: Arc<Mutex<Trace>>,
 }
 
-impl std::fmt::Debug for DeadlineStream {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("DeadlineStream")
-    }
-}
-
 impl Connection {
     /// Until `timeout` (ureq's own), never past the probe's deadline.
     fn until(&mut self, timeout: NextTimeout) {
@@ -344,18 +338,23 @@ impl GrowingBuffers {
         }
     }
 
-    /// Moves what is unconsumed to the front, and grows the buffer when that is all of it.
+    /// Makes room for `wanted` more bytes: by starting over when everything was
+    /// consumed, else by moving what is left to the front, else by growing the buffer.
     fn make_room(&mut self, wanted: usize) {
+        if self.consumed == self.filled {
+            (self.consumed, self.filled) = (0, 0);
+        }
+        if self.input.len() - self.filled >= wanted {
+            return;
+        }
         if self.consumed > 0 {
             self.input.copy_within(self.consumed..self.filled, 0);
             self.filled -= self.consumed;
             self.consumed = 0;
         }
-        let free = self.input.len() - self.filled;
-        if free < wanted && self.input.len() < INPUT_MAX {
+        if self.input.len() - self.filled < wanted && self.input.len() < INPUT_MAX {
             let size = (self.input.len() * 2).clamp(INPUT_START, INPUT_MAX);
-            self.input
-                .resize(size.max(self.filled + wanted.min(INPUT_MAX)), 0);
+            self.input.resize(size, 0);
         }
     }
 }
