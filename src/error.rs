@@ -341,10 +341,7 @@ impl fmt::Display for Error {
             Error::Install { dir, reason } => write!(f, "cannot install into '{dir}': {reason}"),
             Error::Timeout(phase) => write!(f, "timed out {phase}"),
             Error::SentNothing(phase) => {
-                write!(
-                    f,
-                    "timed out {phase}: the server sent nothing by the deadline"
-                )
+                write!(f, "timed out {phase} (the server sent nothing)")
             }
             Error::Resolve { host, reason } => write!(f, "cannot resolve '{host}': {reason}"),
             Error::Connect { addrs, reason } => {

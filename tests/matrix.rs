@@ -63,8 +63,7 @@ fn secs(seconds: u64) -> Duration {
 /// of another protocol, or two floods).
 fn rows() -> Vec<Row> {
     // Every deadline here passes with nothing from the server, and the line says so.
-    let timed_out =
-        |phase: &str| format!("timed out {phase}: the server sent nothing by the deadline");
+    let timed_out = |phase: &str| format!("timed out {phase} (the server sent nothing)");
     let mut rows = Vec::new();
     for &(kind, target, options) in KINDS {
         let mut add = |server: &str, behind: Behind, timeout: u64, code: i32, says: String| {

@@ -217,7 +217,7 @@ fn the_pages_protocol_lines_are_the_binarys() {
     let run = probe(&[&format!("grpc://127.0.0.1:{}", server.port())]);
     assert!(run.stderr.contains(says), "{run:?}");
     // A server that says nothing to a PostgreSQL client.
-    let says = "timed out awaiting the reply to the startup message";
+    let says = "timed out awaiting the reply to the startup message (the server sent nothing)";
     assert!(PAGE.contains(says), "docs/mistakes.md lacks {says:?}");
     let server = Server::greet(Greeting::Bytes(Vec::new()));
     let run = probe(&[
