@@ -19,9 +19,9 @@ mod values;
 
 pub use help::HELP;
 use options::{
-    BODY_CONTAINS, CACERT, CERT, CONNECT_TIMEOUT, HEADER, INSECURE, INTERVAL, KEY, METHOD, Options,
-    PROXY, QUIET, STATUS, Setting, TIMEOUT, USER_AGENT, VERBOSE, WAIT, argument_error,
-    check_variables,
+    BODY_CONTAINS, CACERT, CERT, CONNECT_TIMEOUT, HEADER, HELP as HELP_OPTION, INSECURE, INSTALL,
+    INTERVAL, KEY, METHOD, Options, PROXY, QUIET, STATUS, Setting, TIMEOUT, USER_AGENT, VERBOSE,
+    VERSION, WAIT, argument_error, check_variables,
 };
 use values::{
     Bare, header_value, non_empty_line, parse_header, parse_method, parse_proxy,
@@ -82,16 +82,18 @@ pub fn parse(
     // First, so that `-- /app --help` asks /app for help, not us.
     let exec = split_command(&mut args, env)?;
     let mut args = Arguments::from_vec(args);
-    if args.contains(["-h", "--help"]) {
+    if args.contains(HELP_OPTION.keys()) {
         return Ok(Command::Help);
     }
-    if args.contains(["-V", "--version"]) {
+    if args.contains(VERSION.keys()) {
         return Ok(Command::Version);
     }
     // from_fn rather than from_os_str: only the former knows `--install=DIR`.
     let install = args
-        .opt_value_from_fn("--install", |dir| Ok::<_, Infallible>(PathBuf::from(dir)))
-        .map_err(|e| argument_error(e, "--install"))?;
+        .opt_value_from_fn(INSTALL.keys(), |dir| {
+            Ok::<_, Infallible>(PathBuf::from(dir))
+        })
+        .map_err(|e| argument_error(e, INSTALL.long))?;
     if let Some(dir) = install {
         return install_command(dir, args);
     }

@@ -102,7 +102,7 @@ pub static OPTIONS: &[&Spec] = &[
 ];
 
 impl Spec {
-    fn keys(&self) -> pico_args::Keys {
+    pub fn keys(&self) -> pico_args::Keys {
         match self.short {
             Some(short) => [short, self.long].into(),
             None => self.long.into(),
@@ -394,5 +394,42 @@ pub fn argument_error(e: pico_args::Error, option: &str) -> Error {
             value: String::new(),
             expected: "valid UTF-8",
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_option_and_variable_is_in_the_help() {
+        for spec in OPTIONS {
+            for name in [spec.long, spec.var].into_iter().chain(spec.short) {
+                assert!(
+                    name.is_empty() || super::super::HELP.contains(name),
+                    "{name}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn typos_get_the_nearest_name_and_strays_none() {
+        let longs = || OPTIONS.iter().map(|spec| spec.long);
+        assert_eq!(nearest("--timout", longs()), Some("--timeout"));
+        assert_eq!(nearest("--tiemout", longs()), Some("--timeout"));
+        assert_eq!(nearest("--body-contain", longs()), Some("--body-contains"));
+        assert_eq!(nearest("--headers", longs()), Some("--header"));
+        assert_eq!(nearest("--frobnicate", longs()), None);
+        let vars = || OPTIONS.iter().map(|spec| spec.var);
+        assert_eq!(
+            nearest("HEALTHPROBE_TIMOUT", vars()),
+            Some("HEALTHPROBE_TIMEOUT")
+        );
+        assert_eq!(
+            nearest("HEALTHPROBE_TARGET", vars()),
+            Some("HEALTHPROBE_TARGETS")
+        );
+        assert_eq!(nearest("HEALTHPROBE_IMAGE", vars()), None);
     }
 }
