@@ -227,3 +227,64 @@ fn the_pages_protocol_lines_are_the_binarys() {
     ]);
     assert!(run.stderr.contains(says), "{run:?}");
 }
+
+#[test]
+fn each_mistake_is_told_apart_and_the_right_forms_work() {
+    let ok = || http("200 OK", &[], "ok");
+    check(vec![
+        // Durations: Go's and Docker's forms, -t, and bare numbers.
+        Case::new("1m30s", &["--timeout", "1m30s", "{url}/"])
+            .server(ok())
+            .healthy("200 OK"),
+        Case::new("-t 1h", &["-t", "1h", "{url}/"])
+            .server(ok())
+            .healthy("200 OK"),
+        Case::new("-t=500ms", &["-t=500ms", "{url}/"])
+            .server(ok())
+            .healthy("200 OK"),
+        Case::new("a bare 600", &["--timeout", "600", "{url}/"])
+            .server(ok())
+            .healthy("200 OK"),
+        Case::new("a bare 900 for --wait", &["--wait", "900", "{url}/"])
+            .server(ok())
+            .healthy("200 OK"),
+        Case::new("--timeout=5000", &["--timeout=5000", "{url}/"])
+            .usage("--timeout: '5000' would be 5000 seconds (a number alone is seconds): write 5000ms or 5s"),
+        Case::new("--connect-timeout 1500", &["--connect-timeout", "1500", "{url}/"])
+            .usage("--connect-timeout: '1500' would be 1500 seconds (a number alone is seconds): write 1500ms or 1.5s"),
+        Case::new("HEALTHPROBE_TIMEOUT=5000", &["{url}/"])
+            .env("HEALTHPROBE_TIMEOUT", "5000")
+            .usage("HEALTHPROBE_TIMEOUT: '5000' would be 5000 seconds"),
+        Case::new("two days", &["--wait", "48h", "{url}/"])
+            .usage("--wait: invalid value '48h': expected at most 24h (a day)"),
+        // Unknown, repeated, misspelt.
+        Case::new("repeated flag", &["-q", "--quiet", "{url}/"])
+            .usage("option '--quiet' is given more than once"),
+        Case::new("repeated =", &["--status=200", "--status=2xx", "{url}/"])
+            .usage("option '--status' is given more than once"),
+        Case::new("misspelt with =", &["--stauts=200", "{url}/"])
+            .usage("unknown option '--stauts=200' (did you mean --status?)"),
+        Case::new("far from any", &["--frobnicate", "{url}/"])
+            .usage("unknown option '--frobnicate' (see healthprobe --help)"),
+        Case::new("unknown variable, none near", &["{url}/"])
+            .env("HEALTHPROBE_IMAGE", "app:1")
+            .usage("unknown variable HEALTHPROBE_IMAGE (the HEALTHPROBE_ prefix is healthprobe's own)"),
+        Case::new("unknown but empty variable", &["{url}/"])
+            .server(ok())
+            .env("HEALTHPROBE_TIMOUT", "")
+            .healthy("200 OK"),
+        // Commas, on the command line too; a comma elsewhere in a URL is fine.
+        Case::new("comma on the command line", &["{url}/,redis://cache"])
+            .usage("holds ',redis://': separate targets with spaces, not commas"),
+        Case::new("comma in a query", &["{url}/health?checks=db,cache"])
+            .server(ok())
+            .healthy("200 OK")
+            .seen(&["GET /health?checks=db,cache"]),
+        // An option that applies to some of the targets is fine.
+        Case::new("--status with http and tcp", &["--status", "2xx", "{url}/", "tcp://{addr}"])
+            .server(ok())
+            .healthy("healthy: tcp://{addr}: connected"),
+        Case::new("--user-agent with redis only", &["--user-agent", "x", "redis://127.0.0.1:{port}"])
+            .usage("--user-agent applies only to http://, https://, grpc:// targets, and none is given"),
+    ]);
+}
