@@ -1,7 +1,7 @@
 """Measures one health probe per tool, side by side, and writes the tables to BENCHMARKS.md.
 
 bench/run.sh installs the tools, builds the binaries, starts the server and calls this;
-see its header and the README's "Benchmark" section. Standard library only."""
+see its header and docs/benchmark.md. Standard library only."""
 
 import argparse
 import datetime
@@ -536,8 +536,8 @@ def write_report(path, run_text):
     head = (
         "# Benchmarks\n\n"
         "The cost of one health probe: healthprobe next to the tools it replaces and the "
-        "physical floor, measured by `bench/run.sh` (see the README's \"Benchmark\" "
-        "section for what each figure means). Each run below was written by that script; "
+        "physical floor, measured by `bench/run.sh` (see docs/benchmark.md "
+        "for what each figure means). Each run below was written by that script; "
         f"the newest comes first and the last {KEPT_RUNS} are kept.\n\n"
     )
     previous = []

@@ -1,4 +1,6 @@
-//! The quick start: `cargo run --release --example demo`.
+//! The quick start, from a checkout: `rustc -O -o /tmp/demo examples/demo.rs && /tmp/demo`
+//! (std only, so no dependency is compiled for it; `cargo run --release --example demo`
+//! works too, but cargo then builds the test-only dev-dependencies first).
 //!
 //! Starts a small HTTP service on 127.0.0.1 (std only), probes it with the real
 //! healthprobe binary (healthy), makes the service fail (503), and probes it again
@@ -69,14 +71,18 @@ fn probe(binary: &Path, target: &str) -> Option<i32> {
     code
 }
 
-/// target/<profile>/healthprobe, next to target/<profile>/examples/demo, built first
-/// (`cargo run --example` does not build the binary by itself).
+/// target/<profile>/healthprobe, next to target/<profile>/examples/demo (or
+/// target/release/healthprobe of the checkout the demo runs in, when rustc built it
+/// elsewhere), built first: `cargo run --example` does not build the binary by itself.
 fn healthprobe_binary() -> Result<PathBuf, String> {
     let demo = std::env::current_exe().map_err(|e| format!("where am I? {e}"))?;
-    let profile_dir = demo
-        .parent()
-        .and_then(Path::parent)
-        .ok_or("the demo is not inside target/<profile>/examples")?;
+    let profile_dir = match demo.parent() {
+        Some(examples) if examples.ends_with("examples") => examples
+            .parent()
+            .ok_or("the demo is not inside target/<profile>/examples")?
+            .to_path_buf(),
+        _ => Path::new("target").join("release"),
+    };
     let binary = profile_dir.join("healthprobe");
     let release = profile_dir
         .file_name()

@@ -1,31 +1,36 @@
 //! healthprobe: probe, print one line per target, exit 0 (healthy) or 1 (unhealthy);
 //! with --wait, retry until healthy; with `-- CMD`, then become CMD.
 
-// The entry point is sys::main, a C `main`: see there why.
+// The entry point is `main` below, a C `main`: see there why.
 #![cfg_attr(not(test), no_main)]
 
-mod cli;
-mod config;
-mod error;
-mod install;
-mod net;
-mod outcome;
-mod probe;
-mod sys;
-mod target;
-#[cfg(feature = "tls")]
-mod tls;
-mod wait;
-
-use std::ffi::OsString;
+use std::ffi::{OsString, c_char, c_int};
 use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
-use cli::Command;
-use config::Config;
-use error::Error;
+use healthprobe::cli::{self, Command};
+use healthprobe::config::Config;
+use healthprobe::error::Error;
+use healthprobe::{install, probe, sys, wait};
+
+/// The process entry, called by libc's start-up code with the real argc/argv. They are
+/// passed on explicitly: with no std runtime, `std::env::args()` is empty on musl.
+/// A C `main` instead of std's runtime start-up: that start-up reads /proc/self/maps to
+/// find the main thread's stack guard (~42,000 instructions, more than the probe itself).
+/// Under `cargo test` the test harness brings its own main. It lives here, not in the
+/// library, whose users (the fuzz crate, the unit tests) bring their own `main` too.
+#[allow(unsafe_code)]
+#[cfg_attr(not(test), unsafe(no_mangle))]
+extern "C" fn main(argc: c_int, argv: *const *const c_char) -> c_int {
+    let start = Instant::now();
+    sys::start_up();
+    // SAFETY: libc hands main `argc` valid NUL-terminated strings in `argv`.
+    let mut args = unsafe { sys::arguments(argc, argv) };
+    let program = (!args.is_empty()).then(|| args.remove(0));
+    c_int::from(run(program, args, start))
+}
 
 /// Parses, probes, prints one line per target and returns the exit code (or becomes
 /// the `-- CMD`). Output errors (a closed pipe) are ignored: the exit code is the answer.

@@ -1,15 +1,12 @@
-//! The only unsafe code: the C entry point (`main` under `#![no_main]`), the C
-//! environment scan, signal(3) and the check of fds 0-2 that std's start-up would have
-//! done. Everything here is a thin, safe function over one libc call; the rest of the
-//! crate is `#![deny(unsafe_code)]`.
+//! The only unsafe code (but for src/main.rs's C `main`, which calls in here): argv, the
+//! C environment scan, signal(3) and the check of fds 0-2 that std's start-up would have
+//! done. Everything here is a thin function over one libc call; the rest of the crate is
+//! `#![deny(unsafe_code)]`.
 #![allow(unsafe_code)]
-// Under `cargo test` the harness has its own main, and nothing calls this one.
-#![cfg_attr(test, allow(dead_code))]
 
 use std::ffi::{CStr, OsStr, OsString, c_char, c_int};
 use std::os::unix::ffi::OsStrExt;
 use std::sync::atomic::{AtomicI32, Ordering};
-use std::time::Instant;
 
 // The same numbers on every Linux architecture, glibc and musl alike.
 const SIGINT: c_int = 2;
@@ -35,26 +32,25 @@ unsafe extern "C" {
     fn open(path: *const c_char, flags: c_int, ...) -> c_int;
 }
 
-/// The process entry, called by libc's start-up code with the real argc/argv. They are
-/// passed on explicitly: with no std runtime, `std::env::args()` is empty on musl.
-/// A C `main` instead of std's runtime start-up: that start-up reads /proc/self/maps to
-/// find the main thread's stack guard (~42,000 instructions, more than the probe itself).
-/// Under `cargo test` the test harness brings its own main.
-#[cfg_attr(not(test), unsafe(no_mangle))]
-extern "C" fn main(argc: c_int, argv: *const *const c_char) -> c_int {
-    let start = Instant::now();
+/// What std's start-up would have done before `main`, which the C `main` skips.
+pub fn start_up() {
     open_standard_fds();
     ignore_broken_pipe();
+}
+
+/// The C `main`'s arguments, program name first, as owned strings.
+///
+/// # Safety
+/// `argv` must hold `argc` valid NUL-terminated strings, as libc hands them to `main`.
+pub unsafe fn arguments(argc: c_int, argv: *const *const c_char) -> Vec<OsString> {
     let count = usize::try_from(argc).unwrap_or(0);
-    let mut args: Vec<OsString> = (0..count)
+    (0..count)
         .map(|index| {
-            // SAFETY: libc hands main `argc` valid NUL-terminated strings in `argv`.
+            // SAFETY: the caller promises `argc` valid NUL-terminated strings in `argv`.
             let arg = unsafe { CStr::from_ptr(*argv.add(index)) };
             OsStr::from_bytes(arg.to_bytes()).to_os_string()
         })
-        .collect();
-    let program = (!args.is_empty()).then(|| args.remove(0));
-    c_int::from(crate::run(program, args, start))
+        .collect()
 }
 
 /// As std's start-up does: a closed fd 0, 1 or 2 is reopened on /dev/null, so that the

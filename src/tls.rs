@@ -216,7 +216,7 @@ fn describe(error: &rustls::Error) -> String {
         rustls::Error::InvalidCertificate(Certificate::Other(other)) => {
             match other.to_string().as_str() {
                 "CaUsedAsEndEntity" => "certificate rejected: the server presents a CA \
-                    certificate as its own (self-signed with CA:TRUE? see the README)"
+                    certificate as its own (self-signed with CA:TRUE? see docs/https.md)"
                     .to_string(),
                 name => format!("invalid certificate: {}", words(name)),
             }

@@ -97,7 +97,7 @@ fn a_self_signed_certificate_without_cacert_is_an_unknown_issuer() {
 
 #[test]
 fn a_ca_certificate_as_the_servers_own_is_refused_even_when_trusted() {
-    // webpki (unlike OpenSSL) never accepts a CA certificate as a server's own: the README
+    // webpki (unlike OpenSSL) never accepts a CA certificate as a server's own: docs/https.md
     // says how to make one that works.
     let pki = Pki::new();
     let identity = pki.self_signed_ca("openssl-style", LOCAL_NAMES);
