@@ -18,15 +18,18 @@ mod options;
 mod values;
 
 pub use help::HELP;
-use options::{Options, Setting, argument_error};
+use options::{
+    BODY_CONTAINS, CACERT, CERT, CONNECT_TIMEOUT, HEADER, HELP as HELP_OPTION, INSECURE, INSTALL,
+    INTERVAL, KEY, METHOD, Options, PROXY, QUIET, STATUS, Setting, TIMEOUT, USER_AGENT, VERBOSE,
+    VERSION, WAIT, argument_error, check_variables,
+};
 use values::{
-    header_value, non_empty_line, parse_duration, parse_header, parse_method, parse_proxy,
+    Bare, header_value, non_empty_line, parse_header, parse_method, parse_proxy,
     without_credentials,
 };
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(3);
 const DEFAULT_INTERVAL: Duration = Duration::from_secs(1);
-const DURATION: &str = "a positive duration such as 250ms, 3s, 1.5s or 1m";
 
 /// What the command line asks for.
 #[derive(Debug)]
@@ -44,65 +47,85 @@ pub type Env<'a> = &'a dyn Fn(&str) -> Option<OsString>;
 /// The prefix of every variable of ours.
 const PREFIX: &str = "HEALTHPROBE_";
 
-/// The process environment, as `parse` reads it. When no HEALTHPROBE_* variable is set
-/// (the usual case), the ~17 lookups of one are answered without a getenv each: together
-/// they cost 4% of a probe, more in a container with many variables.
-pub fn process_env() -> impl Fn(&str) -> Option<OsString> {
+/// The process environment, as `parse` reads it, and the names of the HEALTHPROBE_*
+/// variables set (not empty). When none is set (the usual case), the ~17 lookups of one
+/// are answered without a getenv each: together they cost 4% of a probe, more in a
+/// container with many variables.
+pub fn process_env() -> (impl Fn(&str) -> Option<OsString>, Vec<String>) {
     let configured = sys::environ_has_prefix(PREFIX.as_bytes());
-    move |name: &str| {
+    let ours = match configured {
+        true => std::env::vars_os()
+            .filter(|(name, value)| {
+                !value.is_empty() && name.as_encoded_bytes().starts_with(PREFIX.as_bytes())
+            })
+            .map(|(name, _)| name.to_string_lossy().into_owned())
+            .collect(),
+        false => Vec::new(),
+    };
+    let lookup = move |name: &str| {
         if !configured && name.starts_with(PREFIX) {
             return None;
         }
         std::env::var_os(name)
-    }
+    };
+    (lookup, ours)
 }
 
 /// `kinds`: every kind of target (the probe module's KINDS), as its URL is written.
+/// `ours`: the names of the HEALTHPROBE_* variables set, each of which must be known.
 pub fn parse(
     mut args: Vec<OsString>,
     env: Env,
+    ours: &[String],
     kinds: &[impl AsRef<Syntax>],
 ) -> Result<Command, Error> {
     // First, so that `-- /app --help` asks /app for help, not us.
     let exec = split_command(&mut args, env)?;
     let mut args = Arguments::from_vec(args);
-    if args.contains(["-h", "--help"]) {
+    if args.contains(HELP_OPTION.keys()) {
         return Ok(Command::Help);
     }
-    if args.contains(["-V", "--version"]) {
+    if args.contains(VERSION.keys()) {
         return Ok(Command::Version);
     }
     // from_fn rather than from_os_str: only the former knows `--install=DIR`.
     let install = args
-        .opt_value_from_fn("--install", |dir| Ok::<_, Infallible>(PathBuf::from(dir)))
-        .map_err(|e| argument_error(e, "--install"))?;
+        .opt_value_from_fn(INSTALL.keys(), |dir| {
+            Ok::<_, Infallible>(PathBuf::from(dir))
+        })
+        .map_err(|e| argument_error(e, INSTALL.long))?;
     if let Some(dir) = install {
         return install_command(dir, args);
     }
-    let mut options = Options { args, env };
+    check_variables(ours)?;
+    let mut options = Options {
+        args,
+        env,
+        given: Vec::new(),
+    };
 
     let timeout = options
-        .value("--timeout", "HEALTHPROBE_TIMEOUT")?
-        .map(|setting| setting.parse(parse_duration, DURATION))
+        .value(&TIMEOUT)?
+        .map(|setting| setting.duration(Bare::Checked))
         .transpose()?
         .unwrap_or(DEFAULT_TIMEOUT);
     let connect_timeout = options
-        .value("--connect-timeout", "HEALTHPROBE_CONNECT_TIMEOUT")?
-        .map(|setting| setting.parse(parse_duration, DURATION))
+        .value(&CONNECT_TIMEOUT)?
+        .map(|setting| setting.duration(Bare::Checked))
         .transpose()?
         .unwrap_or(timeout);
     let method = options
-        .value("--method", "HEALTHPROBE_METHOD")?
+        .value(&METHOD)?
         .map(|setting| setting.parse(parse_method, "an HTTP method such as GET or HEAD"))
         .transpose()?
         .unwrap_or_else(|| "GET".to_string());
     let headers = options
-        .values("-H", "--header", "HEALTHPROBE_HEADER")?
+        .values(&HEADER)?
         .iter()
         .map(|setting| setting.parse(parse_header, "'Name: value' on one line"))
         .collect::<Result<Vec<_>, _>>()?;
     let status = options
-        .value("--status", "HEALTHPROBE_STATUS")?
+        .value(&STATUS)?
         .map(|setting| {
             setting.parse(
                 StatusSet::parse,
@@ -111,16 +134,16 @@ pub fn parse(
         })
         .transpose()?;
     let body_contains = options
-        .value("--body-contains", "HEALTHPROBE_BODY_CONTAINS")?
+        .value(&BODY_CONTAINS)?
         .map(|setting| setting.parse(non_empty_line, "some text on one line"))
         .transpose()?;
-    let user_agent = options
-        .value("--user-agent", "HEALTHPROBE_USER_AGENT")?
+    let mut user_agent = options
+        .value(&USER_AGENT)?
         .map(|setting| setting.parse(header_value, "text on one line"))
         .transpose()?
         .unwrap_or_else(|| concat!("healthprobe/", env!("CARGO_PKG_VERSION")).to_string());
     let proxy = options
-        .value("--proxy", "HEALTHPROBE_PROXY")?
+        .value(&PROXY)?
         .map(|setting| {
             // The error line goes to logs and `docker inspect`: never the password.
             let redacted = Setting {
@@ -131,22 +154,23 @@ pub fn parse(
                 .ok_or_else(|| redacted.invalid("an http://[USER:PASS@]HOST:PORT proxy URL"))
         })
         .transpose()?;
-    let cacert = options.value("--cacert", "HEALTHPROBE_CACERT")?;
-    let client_cert = options.value("--cert", "HEALTHPROBE_CERT")?;
-    let client_key = options.value("--key", "HEALTHPROBE_KEY")?;
-    let insecure = options.flag(["-k", "--insecure"], "HEALTHPROBE_INSECURE")?;
+    let cacert = options.value(&CACERT)?;
+    let client_cert = options.value(&CERT)?;
+    let client_key = options.value(&KEY)?;
+    let insecure = options.flag(&INSECURE)?;
     let wait = options
-        .value("--wait", "HEALTHPROBE_WAIT")?
-        .map(|setting| setting.parse(parse_duration, DURATION))
+        .value(&WAIT)?
+        .map(|setting| setting.duration(Bare::Seconds))
         .transpose()?;
-    let interval_setting = options.value("--interval", "HEALTHPROBE_INTERVAL")?;
+    let interval_setting = options.value(&INTERVAL)?;
     let interval = interval_setting
         .as_ref()
-        .map(|setting| setting.parse(parse_duration, DURATION))
+        .map(|setting| setting.duration(Bare::Seconds))
         .transpose()?
         .unwrap_or(DEFAULT_INTERVAL);
-    let quiet = options.flag(["-q", "--quiet"], "HEALTHPROBE_QUIET")?;
-    let verbose = options.flag(["-v", "--verbose"], "HEALTHPROBE_VERBOSE")?;
+    let quiet = options.flag(&QUIET)?;
+    let verbose = options.flag(&VERBOSE)?;
+    let given = std::mem::take(&mut options.given);
     let targets = options.targets(kinds)?;
 
     let hosts = headers
@@ -156,6 +180,23 @@ pub fn parse(
         return Err(Error::Conflict(
             "--header gives Host more than once; a request has one Host",
         ));
+    }
+    // An empty Accept or User-Agent removes the header, as under the kubelet (an empty
+    // Accept can draw a 406; Go writes no empty User-Agent); other empty headers are sent.
+    let (removed, headers): (Vec<_>, Vec<_>) = headers.into_iter().partition(|(name, value)| {
+        value.is_empty()
+            && ["accept", "user-agent"]
+                .iter()
+                .any(|removable| name.eq_ignore_ascii_case(removable))
+    });
+    let removes = |wanted: &str| {
+        removed
+            .iter()
+            .any(|(name, _)| name.eq_ignore_ascii_case(wanted))
+    };
+    let accept = !removes("accept");
+    if removes("user-agent") {
+        user_agent.clear();
     }
     if body_contains.is_some() && method == "HEAD" {
         return Err(Error::Conflict(
@@ -181,9 +222,20 @@ pub fn parse(
             "--interval needs --wait (or HEALTHPROBE_WAIT): without it there is one attempt",
         ));
     }
+    // Only flags: a variable may sit in an environment shared by probes of other kinds.
+    if let Some(spec) = given
+        .iter()
+        .find(|spec| !targets.iter().any(|target| spec.applies_to(target.scheme)))
+    {
+        return Err(Error::Inapplicable {
+            option: spec.long,
+            schemes: spec.schemes,
+        });
+    }
     let http = HttpOptions {
         method,
         headers,
+        accept,
         status,
         body_contains,
         user_agent,

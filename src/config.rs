@@ -27,9 +27,13 @@ pub struct Config {
 pub struct HttpOptions {
     pub method: String,
     pub headers: Vec<(String, String)>,
+    /// Whether to send `Accept: */*` (ureq's default, and the kubelet's); an empty
+    /// `-H 'Accept:'` removes it.
+    pub accept: bool,
     /// None: the kubelet's 200-399, with redirects followed.
     pub status: Option<StatusSet>,
     pub body_contains: Option<String>,
+    /// Empty: no User-Agent at all.
     pub user_agent: String,
     pub proxy: Option<ureq::Proxy>,
     /// -k/--insecure: https:// without verifying the server's certificate.

@@ -60,8 +60,30 @@ pub enum Http2Fault {
 #[derive(Debug)]
 pub enum Error {
     // Usage and configuration errors: exit 64, nothing is probed.
-    /// An option that does not exist, or a single-valued option given twice.
-    UnknownOption(String),
+    /// An option that does not exist, and the one of ours nearest to it (a typo).
+    UnknownOption {
+        option: String,
+        nearest: Option<&'static str>,
+    },
+    /// One of our options given twice.
+    RepeatedOption(String),
+    /// A HEALTHPROBE_* variable that is none of ours, and the nearest that is.
+    UnknownVariable {
+        name: String,
+        nearest: Option<&'static str>,
+    },
+    /// `--timeout 5000`: a number alone is seconds, and this many is surely not meant.
+    BareSeconds {
+        source: String,
+        value: String,
+        millis: String,
+        seconds: String,
+    },
+    /// An option given on the command line that no target's kind uses.
+    Inapplicable {
+        option: &'static str,
+        schemes: &'static [&'static str],
+    },
     /// An option given without its value (`--timeout` at the end of the line).
     MissingValue(String),
     /// `source` is the flag or environment variable the value came from.
@@ -122,6 +144,9 @@ pub enum Error {
 
     // Probe failures: the target is unhealthy, exit 1.
     Timeout(Phase),
+    /// The deadline passed, and the server had sent nothing at all on the connection (a
+    /// server of another protocol, waiting for a request of its own).
+    SentNothing(Phase),
     Resolve {
         host: String,
         reason: String,
@@ -194,7 +219,11 @@ impl Error {
     fn is_usage(&self) -> bool {
         matches!(
             self,
-            Error::UnknownOption(_)
+            Error::UnknownOption { .. }
+                | Error::RepeatedOption(_)
+                | Error::UnknownVariable { .. }
+                | Error::BareSeconds { .. }
+                | Error::Inapplicable { .. }
                 | Error::MissingValue(_)
                 | Error::InvalidValue { .. }
                 | Error::InvalidTarget { .. }
@@ -221,8 +250,41 @@ impl Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::UnknownOption(option) => {
-                write!(f, "unknown or repeated option '{}'", Quoted(option))
+            Error::UnknownOption { option, nearest } => {
+                write!(f, "unknown option '{}'", Quoted(option))?;
+                match nearest {
+                    Some(nearest) => write!(f, " (did you mean {nearest}?)"),
+                    None => Ok(()),
+                }
+            }
+            Error::RepeatedOption(option) => {
+                write!(f, "option '{option}' is given more than once")
+            }
+            Error::UnknownVariable { name, nearest } => {
+                write!(f, "unknown variable {}", Quoted(name))?;
+                match nearest {
+                    Some(nearest) => write!(f, " (did you mean {nearest}?)"),
+                    None => f.write_str(" (the HEALTHPROBE_ prefix is healthprobe's own)"),
+                }
+            }
+            Error::BareSeconds {
+                source,
+                value,
+                millis,
+                seconds,
+            } => write!(
+                f,
+                "{source}: '{}' would be {} seconds (a number alone is seconds): write {millis} or {seconds}",
+                Quoted(value),
+                Quoted(value)
+            ),
+            Error::Inapplicable { option, schemes } => {
+                write!(f, "{option} applies only to ")?;
+                for (i, scheme) in schemes.iter().enumerate() {
+                    let separator = if i == 0 { "" } else { ", " };
+                    write!(f, "{separator}{scheme}://")?;
+                }
+                f.write_str(" targets, and none is given")
             }
             Error::MissingValue(option) => write!(f, "{option} needs a value"),
             Error::InvalidValue {
@@ -278,6 +340,9 @@ impl fmt::Display for Error {
             Error::InstallDir { dir, reason } => write!(f, "cannot install into '{dir}': {reason}"),
             Error::Install { dir, reason } => write!(f, "cannot install into '{dir}': {reason}"),
             Error::Timeout(phase) => write!(f, "timed out {phase}"),
+            Error::SentNothing(phase) => {
+                write!(f, "timed out {phase} (the server sent nothing)")
+            }
             Error::Resolve { host, reason } => write!(f, "cannot resolve '{host}': {reason}"),
             Error::Connect { addrs, reason } => {
                 write!(f, "{reason} (tried ")?;

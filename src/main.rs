@@ -35,10 +35,10 @@ extern "C" fn main(argc: c_int, argv: *const *const c_char) -> c_int {
 /// Parses, probes, prints one line per target and returns the exit code (or becomes
 /// the `-- CMD`). Output errors (a closed pipe) are ignored: the exit code is the answer.
 fn run(program: Option<OsString>, args: Vec<OsString>, start: Instant) -> u8 {
-    let env = cli::process_env();
+    let (env, ours) = cli::process_env();
     let mut stdout = std::io::stdout().lock();
     let mut stderr = std::io::stderr().lock();
-    let config: Arc<Config> = match cli::parse(args, &env, probe::KINDS) {
+    let config: Arc<Config> = match cli::parse(args, &env, &ours, probe::KINDS) {
         Ok(Command::Probe(config)) => Arc::from(config),
         Ok(Command::Help) => {
             let _ = stdout.write_all(cli::HELP.as_bytes());

@@ -153,6 +153,7 @@ pub const WAIT_SLICE: Duration = Duration::from_millis(250);
 
 /// A connection whose every read and write gives up at the deadline (with TimedOut),
 /// waiting in slices of at most WAIT_SLICE so that it gives up on time.
+#[derive(Debug)]
 pub struct DeadlineStream {
     pub stream: TcpStream,
     pub deadline: Instant,

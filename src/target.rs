@@ -113,6 +113,24 @@ fn find_kind<'k>(
     })
 }
 
+/// Why a port is refused, with the likely cause when it is a variable no one expanded.
+fn port_problem(port: &str) -> String {
+    const RANGE: &str = "port must be 1-65535";
+    if port.is_empty() {
+        // Compose replaces ${PORT} itself (with nothing when it has no PORT).
+        return format!(
+            "{RANGE}, and it is empty: in compose, write $${{PORT}} to leave ${{PORT}} to healthprobe"
+        );
+    }
+    match port.strip_prefix('$') {
+        // No shell in an exec-form HEALTHCHECK expands $PORT; healthprobe expands ${PORT}.
+        Some(name) if !name.starts_with('{') => {
+            format!("{RANGE}: '{port}' is not expanded without a shell: write ${{{name}}}")
+        }
+        _ => RANGE.to_string(),
+    }
+}
+
 /// One thing to probe. `host` is bare (no brackets around IPv6 literals).
 #[derive(Debug, Clone)]
 pub struct Target {
@@ -194,7 +212,7 @@ impl Target {
             split_credentials(kind.userinfo, userinfo).map_err(|e| invalid(&e))?;
         let (host, port) = split_host_port(authority).map_err(&invalid)?;
         let port = match (port, default_port) {
-            (Some(port), _) => parse_port(port).ok_or_else(|| invalid("port must be 1-65535"))?,
+            (Some(port), _) => parse_port(port).ok_or_else(|| invalid(&port_problem(port)))?,
             (None, Some(port)) => port,
             (None, None) => {
                 let scheme = text.split("://").next().unwrap_or_default();

@@ -322,3 +322,53 @@ fn a_newline_smuggled_in_through_a_variable_is_a_usage_error() {
             .usage("percent-encode"),
     ]);
 }
+
+#[test]
+fn an_empty_variable_means_unset() {
+    // One rule for every HEALTHPROBE_* variable, as ${VAR:-default} reads them and as
+    // `ENV HEALTHPROBE_TIMEOUT=""` clears a base image's setting.
+    let names = [
+        "HEALTHPROBE_TIMEOUT",
+        "HEALTHPROBE_CONNECT_TIMEOUT",
+        "HEALTHPROBE_METHOD",
+        "HEALTHPROBE_HEADER",
+        "HEALTHPROBE_STATUS",
+        "HEALTHPROBE_BODY_CONTAINS",
+        "HEALTHPROBE_USER_AGENT",
+        "HEALTHPROBE_PROXY",
+        "HEALTHPROBE_CACERT",
+        "HEALTHPROBE_CERT",
+        "HEALTHPROBE_KEY",
+        "HEALTHPROBE_INSECURE",
+        "HEALTHPROBE_WAIT",
+        "HEALTHPROBE_INTERVAL",
+        "HEALTHPROBE_QUIET",
+        "HEALTHPROBE_VERBOSE",
+        "HEALTHPROBE_TARGETS",
+    ];
+    let mut cases: Vec<Case> = names
+        .iter()
+        .map(|name| {
+            Case::new(&format!("{name}="), &["{url}/"])
+                .server(ok())
+                .env(name, "")
+                .healthy("healthy: {url}/: 200 OK")
+                .received("User-Agent", &format!("healthprobe/{VERSION}"))
+                .seen(&["GET /"])
+        })
+        .collect();
+    // All of them empty at once, and the targets from the command line.
+    let mut all = Case::new("all empty", &["{url}/"])
+        .server(ok())
+        .healthy("200 OK");
+    for name in names {
+        all = all.env(name, "");
+    }
+    cases.push(all);
+    cases.push(
+        Case::new("HEALTHPROBE_TARGETS= and no target", &[])
+            .env("HEALTHPROBE_TARGETS", "")
+            .usage("no target given"),
+    );
+    check(cases);
+}

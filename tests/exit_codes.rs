@@ -84,7 +84,7 @@ fn targets_are_probed_at_the_same_time() {
     for server in &silent {
         assert!(
             run.stderr.contains(&format!(
-                "{}: timed out awaiting the response from {}",
+                "{}: timed out awaiting the response (the server sent nothing) from {}",
                 server.url("/"),
                 server.addr
             )),

@@ -201,9 +201,10 @@ fn metadata_user_agent_and_deadline_reach_the_server() {
 
 #[test]
 fn a_server_that_closes_at_once_is_not_http2() {
+    // As OpenSSL and Go's TLS servers do with a first record that is not TLS.
     let server = Server::start(Reply::Close);
     let run = probe(&[&grpc(server.port(), "")]);
-    expect(&run, 1, "without an HTTP/2 answer (not an HTTP/2 server?)");
+    expect(&run, 1, "without an HTTP/2 answer (TLS? try grpcs://)");
 }
 
 #[test]
@@ -211,7 +212,11 @@ fn a_tls_server_is_named() {
     // A TLS alert record, as a TLS server answers bytes that are not a ClientHello.
     let server = Server::start(Reply::Bytes(vec![0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x32]));
     let run = probe(&[&grpc(server.port(), "")]);
-    expect(&run, 1, "the server answered with TLS: it needs grpcs://");
+    expect(
+        &run,
+        1,
+        "this is a TLS server, not a gRPC server: try grpcs://",
+    );
 }
 
 #[test]

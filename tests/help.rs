@@ -6,7 +6,7 @@ use crate::common::*;
 
 /// Every option, with the variable it also comes from.
 const OPTIONS: [(&str, &str); 12] = [
-    ("--timeout DUR", "HEALTHPROBE_TIMEOUT"),
+    ("-t, --timeout DUR", "HEALTHPROBE_TIMEOUT"),
     ("--connect-timeout DUR", "HEALTHPROBE_CONNECT_TIMEOUT"),
     ("--method M", "HEALTHPROBE_METHOD"),
     ("-H, --header 'NAME: VALUE'", "HEALTHPROBE_HEADER"),
@@ -59,7 +59,8 @@ fn help_gives_the_defaults_and_forms() {
         "default healthprobe/VERSION",
         "HTTP_PROXY, HTTPS_PROXY",
         "ALL_PROXY are ignored",
-        "250ms, 3s, 1.5s, 1m",
+        "250ms, 3s, 1.5s, 1m30s, 1h",
+        "-t, --timeout DUR",
         "200, 2xx, 200-299, 200-299,401",
         "10 KiB",
         "${VAR} and ${VAR:-default}",

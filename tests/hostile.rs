@@ -196,3 +196,59 @@ fn the_measurement_can_see_memory() {
     assert_eq!(run.code, 0, "{run:?}");
     assert!((500..MAX_RSS_KIB).contains(&rss), "{rss} KiB");
 }
+
+/// A response whose head holds `cookies` Set-Cookie headers of 4 KB each.
+fn cookies(status: &str, cookies: usize) -> Reply {
+    let mut head = format!("HTTP/1.1 {status}\r\n").into_bytes();
+    for n in 0..cookies {
+        head.extend(format!("Set-Cookie: s{n}={}\r\n", "c".repeat(4000)).bytes());
+    }
+    head.extend(b"Content-Length: 2\r\nConnection: close\r\n\r\nok");
+    Reply::Bytes(head)
+}
+
+#[test]
+fn heads_up_to_64_kib_are_judged_by_their_status() {
+    // Three 4 KB session cookies are real; so is a 302 to an SSO login with a long query.
+    let sso = format!("/login?return={}", "r".repeat(60_000));
+    let verdict = |code, says| Verdict {
+        code,
+        says,
+        within: Duration::from_secs(3),
+        max_rss_kib: 16 * 1024,
+    };
+    let cases = [
+        (
+            "three 4 KB cookies",
+            cookies("200 OK", 3),
+            verdict(0, "200 OK"),
+        ),
+        (
+            "63 KB of cookies",
+            cookies("200 OK", 16),
+            verdict(0, "200 OK"),
+        ),
+        (
+            "63 KB of cookies on a 503",
+            cookies("503 Service Unavailable", 16),
+            verdict(1, "503 Service Unavailable (expected 200-399)"),
+        ),
+        (
+            "a 60 KB redirect elsewhere",
+            redirect("302 Found", &format!("http://sso.example{sso}")),
+            verdict(
+                0,
+                "302 Found, redirect to http://sso.example/login?return=rrr",
+            ),
+        ),
+        (
+            "over 64 KiB",
+            cookies("200 OK", 17),
+            verdict(1, "response headers larger than 65536 bytes"),
+        ),
+    ];
+    check_each(&cases, |(name, reply, verdict)| {
+        let server = Server::start(reply.clone());
+        verdict.check(name, &["--timeout", "2s", &server.url("/")])
+    });
+}

@@ -33,6 +33,7 @@ mod install;
 mod k8s_example;
 mod matrix;
 mod memcached;
+mod mistakes;
 mod mqtt;
 mod mysql;
 mod nats;

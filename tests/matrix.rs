@@ -62,7 +62,8 @@ fn secs(seconds: u64) -> Duration {
 /// Every row: each kind against each of the four servers (some kinds meet two servers
 /// of another protocol, or two floods).
 fn rows() -> Vec<Row> {
-    let timed_out = |phase: &str| format!("timed out {phase}");
+    // Every deadline here passes with nothing from the server, and the line says so.
+    let timed_out = |phase: &str| format!("timed out {phase} (the server sent nothing)");
     let mut rows = Vec::new();
     for &(kind, target, options) in KINDS {
         let mut add = |server: &str, behind: Behind, timeout: u64, code: i32, says: String| {
@@ -93,13 +94,8 @@ fn rows() -> Vec<Row> {
             "http" => {
                 add("silent", silent(), 1, 1, timed_out("awaiting the response"));
                 let ssh = Reply::Answer(b"SSH-2.0-OpenSSH_9.6\r\n".to_vec());
-                add(
-                    "SSH",
-                    Behind::Replies(ssh),
-                    5,
-                    1,
-                    "not a valid HTTP response".into(),
-                );
+                let says = "this is an SSH server, not an HTTP/1 server";
+                add("SSH", Behind::Replies(ssh), 5, 1, says.into());
                 let endless_headers = Reply::Endless {
                     head: b"HTTP/1.1 200 OK\r\n".to_vec(),
                     repeat: b"X-Again: and again\r\n".to_vec(),
@@ -119,7 +115,7 @@ fn rows() -> Vec<Row> {
             "grpc" => {
                 add("silent", silent(), 1, 1, timed_out("awaiting the response"));
                 let http = Behind::Replies(Reply::Answer(HTTP_400.to_vec()));
-                let says = "not an HTTP/2 server: it answered \"HTTP/1.1 400 Bad Request\"";
+                let says = "this is an HTTP/1.1 server, not a gRPC server: try http://";
                 add("HTTP/1.1", http, 5, 1, says.into());
                 let flood = Behind::Greets(Greeting::Flood(Vec::new()));
                 let says = "the server sent a frame of 7895160 bytes, more than the 16384 allowed";
@@ -129,7 +125,7 @@ fn rows() -> Vec<Row> {
                 let phase = "awaiting the reply to the startup message";
                 add("silent", silent(), 1, 1, timed_out(phase));
                 let http = Behind::Replies(Reply::Answer(HTTP_400.to_vec()));
-                let says = "not a PostgreSQL server (it said 'HTTP/1.1 400 Bad Request')";
+                let says = "this is an HTTP/1.1 server, not a PostgreSQL server: try http://";
                 add("HTTP/1.1", http, 5, 1, says.into());
                 // 'E' then a length of "xxxx": 2 GB, which no error reply is.
                 let flood = Behind::Greets(Greeting::Flood(b"E".to_vec()));
@@ -145,7 +141,7 @@ fn rows() -> Vec<Row> {
                     timed_out("awaiting the reply to PING"),
                 );
                 let http = Behind::Replies(Reply::Answer(HTTP_400.to_vec()));
-                let says = "not a Redis server (it said 'HTTP/1.1 400 Bad Request')";
+                let says = "this is an HTTP/1.1 server, not a Redis server: try http://";
                 add("HTTP/1.1", http, 5, 1, says.into());
                 let flood = Behind::Greets(Greeting::Flood(b"+".to_vec()));
                 let says = "not a Redis server (a reply line longer than 1024 bytes)";
@@ -158,7 +154,7 @@ fn rows() -> Vec<Row> {
                 let http = Behind::Replies(http("200 OK", &[], "ok"));
                 add("HTTP server", http, 1, 1, greeting);
                 let ssh = Greeting::Bytes(b"SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n".to_vec());
-                let says = "not a MySQL server (it said '";
+                let says = "this is an SSH server, not a MySQL server";
                 add("SSH", Behind::Greets(ssh), 5, 1, says.into());
                 // A plausible header (1000 bytes of payload), then a version string that
                 // never ends.
@@ -173,7 +169,7 @@ fn rows() -> Vec<Row> {
                 let phase = "awaiting the reply to version";
                 add("silent", silent(), 1, 1, timed_out(phase));
                 let http = Behind::Replies(Reply::Answer(HTTP_400.to_vec()));
-                let says = "not a memcached server (it said 'HTTP/1.1 400 Bad Request')";
+                let says = "this is an HTTP/1.1 server, not a memcached server: try http://";
                 add("HTTP/1.1", http, 5, 1, says.into());
                 let flood = Behind::Greets(Greeting::Flood(b"VERSION ".to_vec()));
                 let says = "not a memcached server (a reply line longer than 512 bytes)";
@@ -186,7 +182,7 @@ fn rows() -> Vec<Row> {
                 let http = Behind::Replies(http("200 OK", &[], "ok"));
                 add("HTTP server", http, 1, 1, greeting);
                 let ssh = Greeting::Bytes(b"SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n".to_vec());
-                let says = "not a NATS server (it said 'SSH-2.0-OpenSSH_9.2p1 Debian-2')";
+                let says = "this is an SSH server, not a NATS server";
                 add("SSH", Behind::Greets(ssh), 5, 1, says.into());
                 let flood = Behind::Greets(Greeting::Flood(b"INFO {".to_vec()));
                 let says = "not a NATS server (a greeting line longer than 8192 bytes)";
@@ -195,18 +191,18 @@ fn rows() -> Vec<Row> {
             "mqtt" => {
                 add("silent", silent(), 1, 1, timed_out("awaiting the CONNACK"));
                 let http = Behind::Replies(Reply::Answer(HTTP_400.to_vec()));
-                let says = "not an MQTT server (it said 'HTTP')";
+                let says = "this is an HTTP/1.1 server, not an MQTT server: try http://";
                 add("HTTP/1.1", http, 5, 1, says.into());
-                // A CONNACK is read as its 4 bytes, whatever follows.
+                // A CONNACK is 4 bytes; no more than 16 are read, whatever follows.
                 let flood = Behind::Greets(Greeting::Flood(Vec::new()));
-                let says = "not an MQTT server (it said 'xxxx')";
+                let says = "not an MQTT server (it said 'xxxxxxxxxxxxxxxx')";
                 add("flood", flood, 5, 1, says.into());
             }
             "fcgi" => {
                 let phase = "awaiting the FastCGI response";
                 add("silent", silent(), 1, 1, timed_out(phase));
                 let http = Behind::Replies(Reply::Answer(HTTP_400.to_vec()));
-                let says = "not a FastCGI server (it said 'HTTP/1.1')";
+                let says = "this is an HTTP/1.1 server, not a FastCGI server: try http://";
                 add("HTTP/1.1", http, 5, 1, says.into());
                 let flood = Behind::Greets(Greeting::Flood(Vec::new()));
                 let says = "not a FastCGI server (it said 'xxxxxxxx')";
@@ -224,7 +220,7 @@ fn rows() -> Vec<Row> {
                     timed_out("awaiting Connection.Start"),
                 );
                 let http = Behind::Replies(Reply::Answer(HTTP_400.to_vec()));
-                let says = "not an AMQP server (it said 'HTTP/1.1 400 Bad Request')";
+                let says = "this is an HTTP/1.1 server, not an AMQP server: try http://";
                 add("HTTP/1.1", http, 5, 1, says.into());
                 let flood = Behind::Greets(Greeting::Flood(Vec::new()));
                 let says = "not an AMQP server (it said 'xxxxxxxx";

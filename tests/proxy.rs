@@ -133,9 +133,23 @@ fn a_proxy_that_fails_is_named_as_the_culprit() {
 
 #[test]
 fn the_proxy_option_does_not_apply_to_tcp() {
-    // A tcp:// probe is a connection to the service itself.
+    // A tcp:// probe is a connection to the service itself: the flag with only tcp://
+    // targets is a mistake, HEALTHPROBE_PROXY (maybe shared with http:// probes) is not.
     let server = Server::start(http("200 OK", &[], "ok"));
     let dead = format!("http://127.0.0.1:{}", closed_port());
-    let run = probe(&["--proxy", &dead, &format!("tcp://{}", server.addr)]);
+    let tcp = format!("tcp://{}", server.addr);
+    let run = probe(&["--proxy", &dead, &tcp]);
+    assert_eq!(run.code, 64, "{run:?}");
+    assert!(
+        run.stderr
+            .contains("--proxy applies only to http://, https:// targets, and none is given"),
+        "{run:?}"
+    );
+    let run = probe_env(&[&tcp], &[("HEALTHPROBE_PROXY", &dead)]);
     assert_eq!(run.code, 0, "{run:?}");
+    let run = probe(&["--proxy", &dead, &tcp, &server.url("/")]);
+    assert!(
+        run.stdout.contains(&format!("healthy: {tcp}: connected")),
+        "{run:?}"
+    );
 }

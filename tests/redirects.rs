@@ -1,5 +1,5 @@
-//! Promise 4, redirects: followed to the same host and port, 10 at most (a loop or an
-//! 11th is unhealthy); a redirect elsewhere is not followed and counts as healthy, with
+//! Promise 4, redirects: followed to the same host and port, 9 at most as the kubelet
+//! (a loop or a 10th is unhealthy, "stopped after 10 redirects"); a redirect elsewhere is not followed and counts as healthy, with
 //! a note in the line. With `--status` naming a 3xx, that 3xx is the answer.
 
 use crate::common::*;
@@ -67,7 +67,20 @@ fn same_host_redirects_are_followed() {
         case("301, 302, 303, 307, 308", &["{url}/hop/3"])
             .healthy("200 OK after 3 redirects")
             .seen(&["GET /hop/3", "GET /hop/2", "GET /hop/1", "GET /hop/0"]),
-        case("exactly 10", &["{url}/hop/10"]).healthy("200 OK after 10 redirects"),
+        case("exactly 9", &["{url}/hop/9"])
+            .healthy("200 OK after 9 redirects")
+            .seen(&[
+                "GET /hop/9",
+                "GET /hop/8",
+                "GET /hop/7",
+                "GET /hop/6",
+                "GET /hop/5",
+                "GET /hop/4",
+                "GET /hop/3",
+                "GET /hop/2",
+                "GET /hop/1",
+                "GET /hop/0",
+            ]),
     ]);
 }
 
@@ -93,7 +106,7 @@ fn what_is_behind_the_redirect_decides() {
 }
 
 #[test]
-fn loops_and_an_11th_redirect_are_unhealthy() {
+fn loops_and_a_10th_redirect_are_unhealthy() {
     check(vec![
         case("ping-pong", &["{url}/a"])
             .unhealthy("redirect loop back to http://127.0.0.1:{port}/a")
@@ -101,9 +114,22 @@ fn loops_and_an_11th_redirect_are_unhealthy() {
         case("to itself", &["{url}/self"])
             .unhealthy("redirect loop back to http://127.0.0.1:{port}/self")
             .seen(&["GET /self"]),
-        case("11 redirects", &["{url}/hop/11"])
+        // The kubelet's check refuses the redirect once 10 requests were sent.
+        case("10 redirects", &["{url}/hop/10"])
             .unhealthy("stopped after 10 redirects")
-            .stderr("from {addr}"),
+            .stderr("from {addr}")
+            .seen(&[
+                "GET /hop/10",
+                "GET /hop/9",
+                "GET /hop/8",
+                "GET /hop/7",
+                "GET /hop/6",
+                "GET /hop/5",
+                "GET /hop/4",
+                "GET /hop/3",
+                "GET /hop/2",
+                "GET /hop/1",
+            ]),
     ]);
 }
 

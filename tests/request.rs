@@ -172,3 +172,22 @@ fn headers_go_with_every_same_host_redirect() {
         assert_eq!(one(head, "Connection"), "close");
     }
 }
+
+#[test]
+fn an_empty_accept_or_user_agent_removes_the_header() {
+    // As the kubelet: it deletes an empty Accept (a strict server answers one with 406),
+    // and Go writes no empty User-Agent. Other empty headers are sent empty (above).
+    let head = request_for(&[], "/");
+    assert_eq!(one(&head, "Accept"), "*/*");
+    let head = request_for(&["-H", "Accept:"], "/");
+    assert!(header(&head, "Accept").is_empty(), "{head:?}");
+    let head = request_for(&["-H", "accept:  "], "/");
+    assert!(header(&head, "Accept").is_empty(), "{head:?}");
+    let head = request_for(&["-H", "Accept: application/json"], "/");
+    assert_eq!(one(&head, "Accept"), "application/json");
+    for args in [&["-H", "User-Agent:"][..], &["--user-agent", ""][..]] {
+        let head = request_for(args, "/");
+        assert!(header(&head, "User-Agent").is_empty(), "{args:?}: {head:?}");
+        assert_eq!(one(&head, "Accept"), "*/*");
+    }
+}

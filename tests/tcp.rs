@@ -44,22 +44,40 @@ fn a_service_that_hangs_up_at_once_still_accepted_the_connection() {
 
 #[test]
 fn http_options_do_not_change_a_tcp_probe() {
+    let http_options = [
+        "--status",
+        "404",
+        "--method",
+        "POST",
+        "-H",
+        "X: y",
+        "--body-contains",
+        "z",
+    ];
+    let with = |targets: &[&'static str]| [&http_options[..], targets].concat();
     check(vec![
+        // On the command line with only tcp:// targets they are a mistake, named.
+        Case::new("flags, tcp:// alone", &with(&["tcp://{addr}"]))
+            .server(Reply::Silent)
+            .usage("--method applies only to http://, https:// targets, and none is given"),
+        Case::new("-H, tcp:// alone", &["-H", "X: y", "tcp://{addr}"])
+            .server(Reply::Silent)
+            .usage("--header applies only to http://, https://, grpc:// targets"),
+        // From the environment (maybe shared with http:// probes) they are not.
+        Case::new("variables", &["tcp://{addr}"])
+            .server(Reply::Silent)
+            .env("HEALTHPROBE_STATUS", "404")
+            .env("HEALTHPROBE_METHOD", "POST")
+            .env("HEALTHPROBE_HEADER", "X: y")
+            .env("HEALTHPROBE_BODY_CONTAINS", "z")
+            .healthy("connected"),
+        // Beside an http:// target they apply to it, and the tcp:// probe ignores them.
         Case::new(
-            "with --status, --method, -H, --body-contains",
-            &[
-                "--status",
-                "404",
-                "--method",
-                "POST",
-                "-H",
-                "X: y",
-                "--body-contains",
-                "z",
-                "tcp://{addr}",
-            ],
+            "flags, with an http:// target",
+            &with(&["tcp://{addr}", "http://127.0.0.1:1/"]),
         )
         .server(Reply::Silent)
-        .healthy("connected"),
+        .unhealthy("connection refused")
+        .stdout("healthy: tcp://{addr}: connected"),
     ]);
 }

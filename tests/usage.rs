@@ -55,7 +55,7 @@ fn bad_arguments_exit_64_naming_the_culprit() {
         case("timeout inf", &["--timeout", "inf", url], "'inf'"),
         case("timeout garbage", &["--timeout", "soon", url], "'soon'"),
         case("timeout 1e3", &["--timeout", "1e3", url], "'1e3'"),
-        case("timeout hours", &["--timeout", "3h", url], "'3h'"),
+        case("timeout days", &["--timeout", "3d", url], "'3d'"),
         case("timeout empty", &["--timeout=", url], "--timeout"),
         case(
             "timeout over a day",

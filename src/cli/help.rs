@@ -10,7 +10,7 @@ Usage: healthprobe [OPTIONS] TARGET...
 Targets (several: all must be healthy; they are probed at the same time):
   http://HOST[:PORT][/PATH][?QUERY]
       healthy iff the status is in --status; redirects to the same host and port are
-      followed (10 at most), others are the answer (a 3xx: healthy by default)
+      followed (9 at most), others are the answer (a 3xx: healthy by default)
   https://HOST[:PORT][/PATH][?QUERY]
       the same over TLS, port 443 by default, the certificate verified (TLS build only)
   tcp://HOST:PORT
@@ -41,7 +41,7 @@ Targets (several: all must be healthy; they are probed at the same time):
   localhost means 127.0.0.1 and ::1, without asking any resolver.
 
 Options (each also read from the variable in brackets; the command line wins):
-      --timeout DUR          deadline for everything [HEALTHPROBE_TIMEOUT, default 3s]
+  -t, --timeout DUR          deadline for everything [HEALTHPROBE_TIMEOUT, default 3s]
       --connect-timeout DUR  deadline for resolving and connecting
                              [HEALTHPROBE_CONNECT_TIMEOUT, default: the --timeout]
       --method M             HTTP method [HEALTHPROBE_METHOD, default GET]
@@ -83,7 +83,10 @@ Options (each also read from the variable in brackets; the command line wins):
                              same environment; ARGS are passed as they are); a CMD
                              that is not found or not executable exits 64
   Targets also come from HEALTHPROBE_TARGETS (space-separated) when none are given.
-  DUR is 250ms, 3s, 1.5s, 1m, or a number of seconds.
+  DUR is 250ms, 3s, 1.5s, 1m30s, 1h (a day at most), or a number of seconds (600
+  at most for --timeout and --connect-timeout: 5000 is surely 5000ms).
+  An empty variable counts as unset; an unknown HEALTHPROBE_* one is an error.
+  An option on the command line that none of the targets uses is an error.
   ${VAR} and ${VAR:-default} are expanded in targets and values ($$ is a $), because
   exec-form HEALTHCHECKs have no shell to do it; an unset VAR without a default is
   an error.

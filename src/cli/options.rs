@@ -2,13 +2,182 @@
 //! remembered with its source so that an error names the flag or the variable.
 
 use std::convert::Infallible;
+use std::time::Duration;
 
 use pico_args::Arguments;
 
 use super::Env;
-use super::values::{env_var, expand, expand_target};
+use super::values::{
+    Bare, DurationError, bare_too_large, env_var, expand, expand_target, parse_duration,
+};
 use crate::error::Error;
-use crate::target::{Syntax, Target};
+use crate::target::{Syntax, Target, redact};
+
+/// One option: its flags, its variable, and the schemes of the targets it means something
+/// to (empty: every kind). This table drives parsing, the environment fallback, the
+/// nearest-name suggestions and the "applies to none of the targets" check.
+#[derive(Debug)]
+pub struct Spec {
+    pub long: &'static str,
+    pub short: Option<&'static str>,
+    /// Empty for the options that have no variable (--install, --help, --version).
+    pub var: &'static str,
+    pub schemes: &'static [&'static str],
+}
+
+const fn spec(
+    long: &'static str,
+    short: Option<&'static str>,
+    var: &'static str,
+    schemes: &'static [&'static str],
+) -> Spec {
+    Spec {
+        long,
+        short,
+        var,
+        schemes,
+    }
+}
+
+const EVERY: &[&str] = &[];
+const HTTP: &[&str] = &["http", "https"];
+const HTTP_FCGI: &[&str] = &["http", "https", "fcgi"];
+const HTTP_GRPC: &[&str] = &["http", "https", "grpc"];
+const HTTPS: &[&str] = &["https"];
+
+// `-t`: the short form that microcheck and wait4x users type.
+pub const TIMEOUT: Spec = spec("--timeout", Some("-t"), "HEALTHPROBE_TIMEOUT", EVERY);
+pub const CONNECT_TIMEOUT: Spec = spec(
+    "--connect-timeout",
+    None,
+    "HEALTHPROBE_CONNECT_TIMEOUT",
+    EVERY,
+);
+pub const METHOD: Spec = spec("--method", None, "HEALTHPROBE_METHOD", HTTP);
+pub const HEADER: Spec = spec("--header", Some("-H"), "HEALTHPROBE_HEADER", HTTP_GRPC);
+pub const STATUS: Spec = spec("--status", None, "HEALTHPROBE_STATUS", HTTP_FCGI);
+pub const BODY_CONTAINS: Spec = spec(
+    "--body-contains",
+    None,
+    "HEALTHPROBE_BODY_CONTAINS",
+    HTTP_FCGI,
+);
+pub const USER_AGENT: Spec = spec("--user-agent", None, "HEALTHPROBE_USER_AGENT", HTTP_GRPC);
+pub const PROXY: Spec = spec("--proxy", None, "HEALTHPROBE_PROXY", HTTP);
+pub const CACERT: Spec = spec("--cacert", None, "HEALTHPROBE_CACERT", HTTPS);
+pub const CERT: Spec = spec("--cert", None, "HEALTHPROBE_CERT", HTTPS);
+pub const KEY: Spec = spec("--key", None, "HEALTHPROBE_KEY", HTTPS);
+pub const INSECURE: Spec = spec("--insecure", Some("-k"), "HEALTHPROBE_INSECURE", HTTPS);
+pub const WAIT: Spec = spec("--wait", None, "HEALTHPROBE_WAIT", EVERY);
+pub const INTERVAL: Spec = spec("--interval", None, "HEALTHPROBE_INTERVAL", EVERY);
+pub const QUIET: Spec = spec("--quiet", Some("-q"), "HEALTHPROBE_QUIET", EVERY);
+pub const VERBOSE: Spec = spec("--verbose", Some("-v"), "HEALTHPROBE_VERBOSE", EVERY);
+pub const TARGETS: Spec = spec("", None, "HEALTHPROBE_TARGETS", EVERY);
+pub const INSTALL: Spec = spec("--install", None, "", EVERY);
+pub const HELP: Spec = spec("--help", Some("-h"), "", EVERY);
+pub const VERSION: Spec = spec("--version", Some("-V"), "", EVERY);
+
+/// Every option, and HEALTHPROBE_TARGETS.
+pub static OPTIONS: &[&Spec] = &[
+    &TIMEOUT,
+    &CONNECT_TIMEOUT,
+    &METHOD,
+    &HEADER,
+    &STATUS,
+    &BODY_CONTAINS,
+    &USER_AGENT,
+    &PROXY,
+    &CACERT,
+    &CERT,
+    &KEY,
+    &INSECURE,
+    &WAIT,
+    &INTERVAL,
+    &QUIET,
+    &VERBOSE,
+    &TARGETS,
+    &INSTALL,
+    &HELP,
+    &VERSION,
+];
+
+impl Spec {
+    pub fn keys(&self) -> pico_args::Keys {
+        match self.short {
+            Some(short) => [short, self.long].into(),
+            None => self.long.into(),
+        }
+    }
+
+    /// Whether a target of this scheme uses the option.
+    pub fn applies_to(&self, scheme: &str) -> bool {
+        self.schemes.is_empty() || self.schemes.contains(&scheme)
+    }
+}
+
+/// The name among `names` nearest to `typed`: at most two edits away (a letter left out,
+/// added, changed or two swapped), so that a stray word gets no far-fetched suggestion.
+pub fn nearest<'a>(typed: &str, names: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    names
+        .filter(|name| !name.is_empty())
+        .map(|name| (edits(typed, name), name))
+        .filter(|&(distance, _)| distance <= 2)
+        .min_by_key(|&(distance, _)| distance)
+        .map(|(_, name)| name)
+}
+
+/// The optimal string alignment distance (Levenshtein with adjacent swaps), on bytes.
+fn edits(a: &str, b: &str) -> usize {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let mut rows = vec![vec![0; b.len() + 1]; a.len() + 1];
+    for (i, row) in rows.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    rows[0] = (0..=b.len()).collect();
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (rows[i - 1][j] + 1)
+                .min(rows[i][j - 1] + 1)
+                .min(rows[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(rows[i - 2][j - 2] + 1);
+            }
+            rows[i][j] = best;
+        }
+    }
+    rows[a.len()][b.len()]
+}
+
+/// A leftover argument that looks like an option: one of ours given again, or a typo.
+fn leftover_option(text: &str) -> Error {
+    let name = text.split('=').next().unwrap_or(text);
+    let known = OPTIONS
+        .iter()
+        .any(|spec| spec.long == name || spec.short == Some(name));
+    if known {
+        return Error::RepeatedOption(name.to_string());
+    }
+    Error::UnknownOption {
+        option: text.to_string(),
+        nearest: nearest(name, OPTIONS.iter().map(|spec| spec.long)),
+    }
+}
+
+/// HEALTHPROBE_* is our prefix: a variable of it that we do not know is a typo, never to
+/// be ignored. `present` are the names of those set, non-empty (empty means unset).
+pub fn check_variables(present: &[String]) -> Result<(), Error> {
+    let known = |name: &str| OPTIONS.iter().any(|spec| spec.var == name);
+    match present.iter().find(|name| !known(name)) {
+        Some(name) => Err(Error::UnknownVariable {
+            name: name.clone(),
+            nearest: nearest(name, OPTIONS.iter().map(|spec| spec.var)),
+        }),
+        None => Ok(()),
+    }
+}
+
+const DURATION: &str = "a positive duration such as 250ms, 3s, 1.5s, 1m30s or 1h";
 
 /// A value and where it came from (a flag or a variable), so errors can name it.
 pub struct Setting {
@@ -31,6 +200,22 @@ impl Setting {
         parse(&self.text).ok_or_else(|| self.invalid(expected))
     }
 
+    /// A duration; `bare` says how a number alone is taken.
+    pub fn duration(&self, bare: Bare) -> Result<Duration, Error> {
+        if let Some((millis, seconds)) = bare_too_large(&self.text, bare) {
+            return Err(Error::BareSeconds {
+                source: self.source.clone(),
+                value: self.text.trim().to_string(),
+                millis,
+                seconds,
+            });
+        }
+        parse_duration(&self.text).map_err(|error| match error {
+            DurationError::Invalid => self.invalid(DURATION),
+            DurationError::TooLong => self.invalid("at most 24h (a day)"),
+        })
+    }
+
     pub fn invalid(&self, expected: &'static str) -> Error {
         Error::InvalidValue {
             source: self.source.clone(),
@@ -43,23 +228,29 @@ impl Setting {
 pub struct Options<'a> {
     pub args: Arguments,
     pub env: Env<'a>,
+    /// The options given on the command line (not from a variable), for the check that
+    /// each applies to some target.
+    pub given: Vec<&'static Spec>,
 }
 
 impl Options<'_> {
-    /// The option from the command line, else from the environment, `${VAR}`-expanded.
-    pub fn value(&mut self, long: &'static str, var: &str) -> Result<Option<Setting>, Error> {
+    /// The option from the command line, else from its variable, `${VAR}`-expanded.
+    pub fn value(&mut self, spec: &'static Spec) -> Result<Option<Setting>, Error> {
         // The `_fn` forms are the ones that also accept `--timeout=3s`.
         let from_args = self
             .args
-            .opt_value_from_fn(long, verbatim)
-            .map_err(|e| argument_error(e, long))?;
+            .opt_value_from_fn(spec.keys(), verbatim)
+            .map_err(|e| argument_error(e, spec.long))?;
         let setting = match from_args {
-            Some(text) => Some(Setting {
-                source: long.to_string(),
-                text,
-            }),
-            None => self.env_var(var)?.map(|text| Setting {
-                source: var.to_string(),
+            Some(text) => {
+                self.given.push(spec);
+                Some(Setting {
+                    source: spec.long.to_string(),
+                    text,
+                })
+            }
+            None => self.env_var(spec.var)?.map(|text| Setting {
+                source: spec.var.to_string(),
                 text,
             }),
         };
@@ -69,30 +260,26 @@ impl Options<'_> {
     }
 
     /// A repeatable option; the variable holds one value per line.
-    pub fn values(
-        &mut self,
-        short: &'static str,
-        long: &'static str,
-        var: &str,
-    ) -> Result<Vec<Setting>, Error> {
+    pub fn values(&mut self, spec: &'static Spec) -> Result<Vec<Setting>, Error> {
         let from_args = self
             .args
-            .values_from_fn([short, long], verbatim)
-            .map_err(|e| argument_error(e, long))?;
+            .values_from_fn(spec.keys(), verbatim)
+            .map_err(|e| argument_error(e, spec.long))?;
         let settings: Vec<Setting> = if from_args.is_empty() {
-            let text = self.env_var(var)?.unwrap_or_default();
+            let text = self.env_var(spec.var)?.unwrap_or_default();
             text.lines()
                 .filter(|line| !line.trim().is_empty())
                 .map(|line| Setting {
-                    source: var.to_string(),
+                    source: spec.var.to_string(),
                     text: line.to_string(),
                 })
                 .collect()
         } else {
+            self.given.push(spec);
             from_args
                 .into_iter()
                 .map(|text| Setting {
-                    source: long.to_string(),
+                    source: spec.long.to_string(),
                     text,
                 })
                 .collect()
@@ -103,18 +290,19 @@ impl Options<'_> {
             .collect()
     }
 
-    pub fn flag(&mut self, keys: [&'static str; 2], var: &str) -> Result<bool, Error> {
-        if self.args.contains(keys) {
+    pub fn flag(&mut self, spec: &'static Spec) -> Result<bool, Error> {
+        if self.args.contains(spec.keys()) {
+            self.given.push(spec);
             return Ok(true);
         }
-        let Some(text) = self.env_var(var)? else {
+        let Some(text) = self.env_var(spec.var)? else {
             return Ok(false);
         };
         match text.trim().to_ascii_lowercase().as_str() {
             "1" | "true" | "yes" | "on" => Ok(true),
             "" | "0" | "false" | "no" | "off" => Ok(false),
             _ => Err(Error::InvalidValue {
-                source: var.to_string(),
+                source: spec.var.to_string(),
                 value: text,
                 expected: "1, true, yes, on, or 0, false, no, off",
             }),
@@ -124,7 +312,6 @@ impl Options<'_> {
     /// Targets from the command line, else from HEALTHPROBE_TARGETS; anything left that
     /// looks like an option is an error rather than a target.
     pub fn targets(self, kinds: &[impl AsRef<Syntax>]) -> Result<Vec<Target>, Error> {
-        const VAR: &str = "HEALTHPROBE_TARGETS";
         let env = self.env;
         let mut texts = Vec::new();
         for arg in self.args.finish() {
@@ -135,7 +322,7 @@ impl Options<'_> {
                 });
             };
             if text.starts_with('-') && text.len() > 1 {
-                return Err(Error::UnknownOption(text.to_string()));
+                return Err(leftover_option(text));
             }
             // The error's wording (format!) only where there is something to expand.
             texts.push(match text.contains('$') {
@@ -144,8 +331,8 @@ impl Options<'_> {
             });
         }
         if texts.is_empty() {
-            let listed = env_var(env, VAR)?.unwrap_or_default();
-            let listed = expand_target(&listed, VAR, env, kinds)?;
+            let listed = setting_var(env, TARGETS.var)?.unwrap_or_default();
+            let listed = expand_target(&listed, TARGETS.var, env, kinds)?;
             texts = listed.split_whitespace().map(str::to_string).collect();
         }
         if texts.is_empty() {
@@ -153,13 +340,46 @@ impl Options<'_> {
         }
         texts
             .iter()
-            .map(|text| Target::parse(text, kinds))
+            .map(|text| {
+                joined_targets(text, kinds)?;
+                Target::parse(text, kinds)
+            })
             .collect()
     }
 
     pub fn env_var(&self, name: &str) -> Result<Option<String>, Error> {
-        env_var(self.env, name)
+        setting_var(self.env, name)
     }
+}
+
+/// A HEALTHPROBE_* variable; empty means unset, as `${VAR:-default}` reads it and as
+/// `ENV HEALTHPROBE_TIMEOUT=""` clears a base image's setting.
+fn setting_var(env: Env, name: &str) -> Result<Option<String>, Error> {
+    Ok(env_var(env, name)?.filter(|text| !text.is_empty()))
+}
+
+/// `http://a/health,tcp://b:1` is two targets run together, not one URL with a comma:
+/// never probe something other than what was meant.
+fn joined_targets(text: &str, kinds: &[impl AsRef<Syntax>]) -> Result<(), Error> {
+    if !text.contains(',') {
+        return Ok(());
+    }
+    let lowercase = text.to_ascii_lowercase();
+    let schemes = kinds.iter().flat_map(|kind| {
+        let syntax = kind.as_ref();
+        let tls = syntax.tls.map(|tls| tls.scheme);
+        syntax.schemes.iter().copied().chain(tls)
+    });
+    for scheme in schemes {
+        let joint = [",", scheme, "://"].concat();
+        if lowercase.contains(&joint) {
+            return Err(Error::InvalidTarget {
+                target: redact(text, kinds),
+                reason: format!("holds '{joint}': separate targets with spaces, not commas"),
+            });
+        }
+    }
+    Ok(())
 }
 
 fn verbatim(value: &str) -> Result<String, Infallible> {
@@ -174,5 +394,42 @@ pub fn argument_error(e: pico_args::Error, option: &str) -> Error {
             value: String::new(),
             expected: "valid UTF-8",
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_option_and_variable_is_in_the_help() {
+        for spec in OPTIONS {
+            for name in [spec.long, spec.var].into_iter().chain(spec.short) {
+                assert!(
+                    name.is_empty() || super::super::HELP.contains(name),
+                    "{name}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn typos_get_the_nearest_name_and_strays_none() {
+        let longs = || OPTIONS.iter().map(|spec| spec.long);
+        assert_eq!(nearest("--timout", longs()), Some("--timeout"));
+        assert_eq!(nearest("--tiemout", longs()), Some("--timeout"));
+        assert_eq!(nearest("--body-contain", longs()), Some("--body-contains"));
+        assert_eq!(nearest("--headers", longs()), Some("--header"));
+        assert_eq!(nearest("--frobnicate", longs()), None);
+        let vars = || OPTIONS.iter().map(|spec| spec.var);
+        assert_eq!(
+            nearest("HEALTHPROBE_TIMOUT", vars()),
+            Some("HEALTHPROBE_TIMEOUT")
+        );
+        assert_eq!(
+            nearest("HEALTHPROBE_TARGET", vars()),
+            Some("HEALTHPROBE_TARGETS")
+        );
+        assert_eq!(nearest("HEALTHPROBE_IMAGE", vars()), None);
     }
 }

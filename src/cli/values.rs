@@ -93,41 +93,109 @@ pub fn expand(text: &str, source: &str, env: Env) -> Result<String, Error> {
     Ok(out)
 }
 
-/// `250ms`, `3s`, `1.5s`, `1m`, or a bare number of seconds; positive and at most a day.
-/// Integer arithmetic, to the nanosecond: parsing floats would add ~15 KB to the binary.
-pub fn parse_duration(text: &str) -> Option<Duration> {
+/// The longest duration taken: a day.
+pub const MAX_DURATION: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// Why a duration is refused.
+#[derive(Debug, PartialEq, Eq)]
+pub enum DurationError {
+    Invalid,
+    TooLong,
+}
+
+/// `250ms`, `3s`, `1.5s`, `1m30s`, `1h` (Go's and Docker's forms: a sequence of numbers,
+/// each with a unit of ns, us, ms, s, m or h), or a bare number of seconds; positive and
+/// at most a day. Integer arithmetic, to the nanosecond: parsing floats would add ~15 KB.
+pub fn parse_duration(text: &str) -> Result<Duration, DurationError> {
     let text = text.trim();
-    let unit_start = text
-        .find(|c: char| !c.is_ascii_digit() && c != '.')
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(unit_start);
-    let nanos_per_unit: u128 = match unit {
-        "" | "s" => 1_000_000_000,
-        "ms" => 1_000_000,
-        "m" => 60_000_000_000,
-        _ => return None,
-    };
+    let is_number = |b: u8| b.is_ascii_digit() || b == b'.';
+    if !text.is_empty() && text.bytes().all(is_number) {
+        return within_limits(nanos(text, NANOS_PER_SECOND)?);
+    }
+    let mut total: u128 = 0;
+    let mut rest = text;
+    while !rest.is_empty() {
+        let unit_start = rest.bytes().position(|b| !is_number(b)).unwrap_or(0);
+        let unit_end = rest[unit_start..]
+            .bytes()
+            .position(is_number)
+            .map_or(rest.len(), |at| unit_start + at);
+        let nanos_per_unit: u128 = match &rest[unit_start..unit_end] {
+            "ns" => 1,
+            "us" | "µs" => 1_000,
+            "ms" => 1_000_000,
+            "s" => NANOS_PER_SECOND,
+            "m" => 60 * NANOS_PER_SECOND,
+            "h" => 3600 * NANOS_PER_SECOND,
+            _ => return Err(DurationError::Invalid),
+        };
+        let part = nanos(&rest[..unit_start], nanos_per_unit)?;
+        total = total.checked_add(part).ok_or(DurationError::TooLong)?;
+        rest = &rest[unit_end..];
+    }
+    within_limits(total)
+}
+
+const NANOS_PER_SECOND: u128 = 1_000_000_000;
+
+/// `number` (digits with at most one dot) of a unit of `nanos_per_unit`, in nanoseconds.
+fn nanos(number: &str, nanos_per_unit: u128) -> Result<u128, DurationError> {
     // Digits with at most one dot: this rules out "nan", "inf", "-1" and "1e3".
     let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
     let digits = |part: &str| part.bytes().all(|b| b.is_ascii_digit());
     if whole.len() + fraction.len() == 0 || !digits(whole) || !digits(fraction) {
-        return None;
+        return Err(DurationError::Invalid);
     }
-    // Beyond a nanosecond of a minute (11 places) a fraction changes nothing.
-    let fraction = &fraction[..fraction.len().min(12)];
-    let value = |part: &str| {
-        if part.is_empty() {
-            Some(0)
-        } else {
-            part.parse::<u128>().ok()
-        }
+    // Beyond a nanosecond of an hour (13 places) a fraction changes nothing.
+    let fraction = &fraction[..fraction.len().min(13)];
+    // Only digits are left, so a number that does not parse is too long.
+    let value = |part: &str| match part {
+        "" => Ok(0),
+        part => part.parse::<u128>().map_err(|_| DurationError::TooLong),
     };
     let scale = 10u128.pow(fraction.len() as u32);
-    let nanos = value(whole)?
-        .checked_mul(nanos_per_unit)?
-        .checked_add(value(fraction)? * nanos_per_unit / scale)?;
-    let duration = Duration::from_nanos(u64::try_from(nanos).ok()?);
-    (!duration.is_zero() && duration <= Duration::from_secs(24 * 60 * 60)).then_some(duration)
+    value(whole)?
+        .checked_mul(nanos_per_unit)
+        .and_then(|whole| whole.checked_add(value(fraction).ok()? * nanos_per_unit / scale))
+        .ok_or(DurationError::TooLong)
+}
+
+fn within_limits(nanos: u128) -> Result<Duration, DurationError> {
+    match u64::try_from(nanos).map(Duration::from_nanos) {
+        Ok(duration) if duration.is_zero() => Err(DurationError::Invalid),
+        Ok(duration) if duration <= MAX_DURATION => Ok(duration),
+        _ => Err(DurationError::TooLong),
+    }
+}
+
+/// How a bare number (seconds) is taken.
+#[derive(Debug, Clone, Copy)]
+pub enum Bare {
+    Seconds,
+    /// Seconds, but not more than BARE_MAX: `--timeout 5000` is meant as milliseconds far
+    /// more often than as 83 minutes, which Docker's own timeout would cut short anyway.
+    Checked,
+}
+
+/// The most seconds a bare number given to --timeout or --connect-timeout may mean.
+pub const BARE_MAX: u64 = 600;
+
+/// `text` is a number alone above BARE_MAX: as it would be written in milliseconds and
+/// in seconds, for the error's suggestion ("5000ms", "5s").
+pub fn bare_too_large(text: &str, bare: Bare) -> Option<(String, String)> {
+    let text = text.trim();
+    let seconds: u64 = text.parse().ok()?;
+    if matches!(bare, Bare::Seconds) || seconds <= BARE_MAX {
+        return None;
+    }
+    let whole = seconds / 1000;
+    let fraction = format!("{:03}", seconds % 1000);
+    let fraction = fraction.trim_end_matches('0');
+    let in_seconds = match fraction {
+        "" => format!("{whole}s"),
+        fraction => format!("{whole}.{fraction}s"),
+    };
+    Some((format!("{seconds}ms"), in_seconds))
 }
 
 /// Any RFC 9110 token: methods are case-sensitive, so GET and get differ.
@@ -209,16 +277,31 @@ mod tests {
     #[test]
     fn parses_durations() {
         let ms = |text| parse_duration(text).map(|d| d.as_millis());
-        assert_eq!(ms("250ms"), Some(250));
-        assert_eq!(ms("3s"), Some(3000));
-        assert_eq!(ms("1.5s"), Some(1500));
-        assert_eq!(ms("1m"), Some(60_000));
-        assert_eq!(ms("2"), Some(2000));
-        assert_eq!(ms(".5"), Some(500));
-        assert_eq!(ms("0.25m"), Some(15_000));
-        assert_eq!(ms("1.0005s"), Some(1000));
-        assert_eq!(ms("86400"), Some(86_400_000));
-        assert_eq!(ms("99999999999999999999999999999999999999999"), None);
+        assert_eq!(ms("250ms"), Ok(250));
+        assert_eq!(ms("3s"), Ok(3000));
+        assert_eq!(ms("1.5s"), Ok(1500));
+        assert_eq!(ms("1m"), Ok(60_000));
+        assert_eq!(ms("1m30s"), Ok(90_000));
+        assert_eq!(ms("1h"), Ok(3_600_000));
+        assert_eq!(ms("1h0m0.5s"), Ok(3_600_500));
+        assert_eq!(ms("1500000us"), Ok(1500));
+        assert_eq!(ms("2000000000ns"), Ok(2000));
+        assert_eq!(ms("2"), Ok(2000));
+        assert_eq!(ms(".5"), Ok(500));
+        assert_eq!(ms("0.25m"), Ok(15_000));
+        assert_eq!(ms("1.0005s"), Ok(1000));
+        assert_eq!(ms("86400"), Ok(86_400_000));
+        assert_eq!(ms("24h"), Ok(86_400_000));
+        for too_long in [
+            "99999999999999999999999999999999999999999",
+            "1000000",
+            "86401",
+            "25h",
+            "24h1s",
+            "99999999999999999999999999999h",
+        ] {
+            assert_eq!(ms(too_long), Err(DurationError::TooLong), "{too_long}");
+        }
         for bad in [
             "0",
             "0s",
@@ -230,12 +313,23 @@ mod tests {
             "s",
             ".",
             "1.2.3s",
-            "3h",
-            "1000000",
-            "86401",
+            "3d",
+            "1m30",
+            "m30s",
             "0.0000000001s",
         ] {
-            assert_eq!(ms(bad), None, "{bad}");
+            assert_eq!(ms(bad), Err(DurationError::Invalid), "{bad}");
         }
+    }
+
+    #[test]
+    fn bare_numbers_above_600_suggest_milliseconds() {
+        let bare = |text| bare_too_large(text, Bare::Checked);
+        assert_eq!(bare("5000"), Some(("5000ms".into(), "5s".into())));
+        assert_eq!(bare("1500"), Some(("1500ms".into(), "1.5s".into())));
+        assert_eq!(bare("601"), Some(("601ms".into(), "0.601s".into())));
+        assert_eq!(bare("600"), None);
+        assert_eq!(bare("5000ms"), None);
+        assert_eq!(bare_too_large("5000", Bare::Seconds), None);
     }
 }

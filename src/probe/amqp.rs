@@ -5,7 +5,7 @@
 //! then closes the TCP connection: a polite Connection.Close needs a login first.
 //! User, password and vhost in the URL are accepted and ignored.
 
-use super::wire::{Wire, quote, stranger};
+use super::wire::{Wire, other_protocol, quote};
 use super::{Answer, Budget, Kind, Report, Verdict, open};
 use crate::config::HttpOptions;
 use crate::error::{Error, Phase};
@@ -39,7 +39,12 @@ const MAX_FRAME: usize = 8 * 1024;
 const MAX_PROPERTY: usize = 40;
 
 fn probe(target: &Target, _: &HttpOptions, budget: &Budget, report: &mut Report) -> Answer {
-    let mut wire = Wire::new(open(target, budget, report)?, budget);
+    let mut wire = Wire::new(
+        open(target, budget, report)?,
+        budget,
+        "an AMQP server",
+        "amqp://",
+    );
     wire.send(PROTOCOL_HEADER, SENDING)?;
     let mut frame = [0u8; FRAME_HEADER + MAX_FRAME + 1];
     // Eight bytes: a frame header and its first byte, or a whole protocol header.
@@ -92,7 +97,7 @@ fn other_version(version: &[u8]) -> Error {
 }
 
 fn not_amqp(reply: &[u8]) -> Error {
-    Error::OtherProtocol(format!("not an AMQP server ({})", stranger(reply)))
+    other_protocol("an AMQP server", "amqp://", reply)
 }
 
 /// The two server-properties worth a line: "product" and "version" (long strings).

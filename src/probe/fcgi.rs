@@ -6,7 +6,7 @@
 //! --header are not sent.
 
 use super::http::BODY_LIMIT;
-use super::wire::{Wire, quote, stranger};
+use super::wire::{Wire, other_protocol, quote, stranger};
 use super::{Answer, Budget, Kind, Report, Verdict, open};
 use crate::config::HttpOptions;
 use crate::error::{Error, Phase};
@@ -62,7 +62,12 @@ const MAX_STDERR: usize = 512;
 const MAX_READ: usize = 256 * 1024;
 
 fn probe(target: &Target, options: &HttpOptions, budget: &Budget, report: &mut Report) -> Answer {
-    let mut wire = Wire::new(open(target, budget, report)?, budget);
+    let mut wire = Wire::new(
+        open(target, budget, report)?,
+        budget,
+        "a FastCGI server",
+        "fcgi://",
+    );
     wire.send(&request(&target.path), SENDING)?;
     report.note(budget, "sent the request");
     let response = read_response(&mut wire)?;
@@ -256,5 +261,5 @@ fn status(head: &[u8]) -> (u16, String) {
 }
 
 fn not_fastcgi(reply: &[u8]) -> Error {
-    Error::OtherProtocol(format!("not a FastCGI server ({})", stranger(reply)))
+    other_protocol("a FastCGI server", "fcgi://", reply)
 }

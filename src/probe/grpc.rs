@@ -160,6 +160,8 @@ fn request_headers(
             .into_iter()
             .filter(|(name, _)| name != "host" && name != "user-agent"),
     );
+    // An empty --user-agent (or -H 'User-Agent:') sends none, as over HTTP/1.1.
+    headers.retain(|(name, value)| name != "user-agent" || !value.is_empty());
     headers
 }
 

@@ -1,5 +1,5 @@
 //! http:// and https:// probes with the kubelet's httpGet semantics: healthy iff
-//! 200 <= status < 400, same-origin redirects followed (10 at most), another host's
+//! 200 <= status < 400, same-origin redirects followed (9 at most), another host's
 //! redirect not followed but healthy. ureq does the HTTP (and TLS, in the TLS build); we
 //! decide what healthy means and own the sockets.
 
@@ -44,15 +44,11 @@ pub static KIND: Kind = Kind {
     probe,
 };
 
-/// The kubelet's limit, and ureq's default.
-const MAX_REDIRECTS: u32 = 10;
+/// The kubelet's limit: its redirect check refuses once this many requests were sent
+/// (`len(via) >= 10`), so it follows 9 redirects and says "stopped after 10 redirects".
+const MAX_REQUESTS: u32 = 10;
 /// --body-contains looks only this far into the body.
 pub const BODY_LIMIT: u64 = 10 * 1024;
-/// Response headers may be this large: twice what nginx accepts from an upstream by
-/// default (proxy_buffer_size, one 4 KiB page). ureq zeroes its buffers before use, which
-/// costs an instruction a byte: its 128 KiB defaults were ~90% of a probe's instructions.
-const INPUT_BUFFER: usize = 8 * 1024;
-const MAX_HEADERS: usize = INPUT_BUFFER - 1;
 /// The request line, Connection, Host's port and the header names and separators, on
 /// top of the method, host, path, user agent and user headers counted one by one.
 const REQUEST_OVERHEAD: usize = 256;
@@ -99,6 +95,8 @@ fn probe(target: &Target, options: &HttpOptions, budget: &Budget, report: &mut R
         report: std::mem::take(report),
         phase: Phase::Resolve,
         failure: None,
+        first_bytes: Vec::new(),
+        received: false,
         budget: *budget,
         proxy,
     }));
@@ -140,8 +138,8 @@ fn follow(
                     if visited.contains(&url) {
                         return Err(Error::RedirectLoop(url));
                     }
-                    if redirects == MAX_REDIRECTS {
-                        return Err(Error::TooManyRedirects(MAX_REDIRECTS));
+                    if redirects + 1 == MAX_REQUESTS {
+                        return Err(Error::TooManyRedirects(MAX_REQUESTS));
                     }
                     redirects += 1;
                     visited.push(url);
@@ -211,10 +209,14 @@ fn send(
         // Never from HTTP(S)_PROXY/ALL_PROXY: Docker hands the app's environment to the
         // probe, and a loopback check must not go through the app's proxy.
         .proxy(options.proxy.clone())
+        // "" is no User-Agent at all in ureq, as an empty -H 'User-Agent:' asks.
         .user_agent(options.user_agent.as_str())
+        .accept(if options.accept { "*/*" } else { "" })
         .allow_non_standard_methods(true)
-        .input_buffer_size(INPUT_BUFFER)
-        .max_response_header_size(MAX_HEADERS)
+        // Our Connection's input buffer grows as a large head needs (transport.rs); this
+        // size is only the TLS layer's, zeroed up front, which the handshake dwarfs.
+        .input_buffer_size(transport::INPUT_MAX)
+        .max_response_header_size(transport::HEADER_LIMIT)
         .output_buffer_size(request_size(target, method, options))
         // One connection per probe: nothing to keep alive.
         .max_idle_connections(0)

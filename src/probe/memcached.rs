@@ -2,7 +2,7 @@
 //! without a login (text protocol); healthy iff the reply is `VERSION x.y.z`. An
 //! `ERROR`, `SERVER_ERROR ...` or `CLIENT_ERROR ...` reply is unhealthy and quoted.
 
-use super::wire::{Wire, quote, stranger};
+use super::wire::{Wire, other_protocol, quote};
 use super::{Answer, Budget, Kind, Report, Verdict, open};
 use crate::config::HttpOptions;
 use crate::error::{Error, Phase};
@@ -33,7 +33,12 @@ const MAX_LINE: usize = 512;
 const MAX_VERSION: usize = 60;
 
 fn probe(target: &Target, _: &HttpOptions, budget: &Budget, report: &mut Report) -> Answer {
-    let mut wire = Wire::new(open(target, budget, report)?, budget);
+    let mut wire = Wire::new(
+        open(target, budget, report)?,
+        budget,
+        "a memcached server",
+        "memcached://",
+    );
     wire.send(b"version\r\n", SENDING)?;
     let mut buffer = [0u8; MAX_LINE];
     let mut filled = 0;
@@ -64,9 +69,6 @@ fn probe(target: &Target, _: &HttpOptions, budget: &Budget, report: &mut Report)
             "version failed: {}",
             quote(&text)
         ))),
-        _ => Err(Error::OtherProtocol(format!(
-            "not a memcached server ({})",
-            stranger(line)
-        ))),
+        _ => Err(other_protocol("a memcached server", "memcached://", line)),
     }
 }

@@ -2,10 +2,10 @@
 //! `healthprobe-PID`, no credentials), then DISCONNECT. Healthy iff the CONNACK's return
 //! code is 0 (accepted); codes 1-5 are named, as the standard names them, and unhealthy.
 
-use super::wire::{Wire, stranger};
+use super::wire::{Wire, other_protocol};
 use super::{Answer, Budget, Kind, Report, Verdict, open};
 use crate::config::HttpOptions;
-use crate::error::{Error, Phase};
+use crate::error::Phase;
 use crate::target::{Syntax, Target, Userinfo, no_path};
 
 pub static KIND: Kind = Kind {
@@ -38,20 +38,29 @@ const REFUSALS: [&str; 5] = [
 ];
 
 fn probe(target: &Target, _: &HttpOptions, budget: &Budget, report: &mut Report) -> Answer {
-    let mut wire = Wire::new(open(target, budget, report)?, budget);
+    let mut wire = Wire::new(
+        open(target, budget, report)?,
+        budget,
+        "an MQTT server",
+        "mqtt://",
+    );
     wire.send(
         &connect(&format!("healthprobe-{}", std::process::id())),
         SENDING,
     )?;
     // A 3.1.1 CONNACK is always 4 bytes: type, remaining length 2, flags, return code.
-    let mut connack = [0u8; 4];
-    wire.fill(&mut connack, 0, 4, AWAITING)?;
+    // Whatever else has arrived with them is read too: it names a server of another
+    // protocol better than 4 bytes do.
+    let mut reply = [0u8; 16];
+    let filled = wire.fill(&mut reply, 0, 4, AWAITING)?;
+    let connack = &reply[..4];
     report.note(budget, "read the CONNACK");
     if connack[..2] != CONNACK {
-        return Err(Error::OtherProtocol(format!(
-            "not an MQTT server ({})",
-            stranger(&connack)
-        )));
+        return Err(other_protocol(
+            "an MQTT server",
+            "mqtt://",
+            &reply[..filled],
+        ));
     }
     let verdict = match connack[3] {
         0 => {

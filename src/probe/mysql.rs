@@ -4,7 +4,7 @@
 //! connections, 1129 host blocked) is unhealthy and quoted. Nothing is sent, so no
 //! credentials are needed: user, password and database in the URL are ignored.
 
-use super::wire::{Wire, quote, stranger};
+use super::wire::{Wire, other_protocol, quote};
 use super::{Answer, Budget, Kind, Report, Verdict, open};
 use crate::config::HttpOptions;
 use crate::error::{Error, Phase};
@@ -35,7 +35,12 @@ const HANDSHAKE_V10: u8 = 0x0a;
 const ERROR_PACKET: u8 = 0xff;
 
 fn probe(target: &Target, _: &HttpOptions, budget: &Budget, report: &mut Report) -> Answer {
-    let mut wire = Wire::new(open(target, budget, report)?, budget);
+    let mut wire = Wire::new(
+        open(target, budget, report)?,
+        budget,
+        "a MySQL server",
+        "mysql://",
+    );
     let mut packet = [0u8; MAX_GREETING];
     // A packet: 3-byte little-endian payload length, sequence number 0, then the payload.
     let filled = wire.fill(&mut packet, 0, 4, AWAITING)?;
@@ -81,5 +86,5 @@ fn refusal(error: &[u8]) -> Verdict {
 }
 
 fn not_mysql(reply: &[u8]) -> Error {
-    Error::OtherProtocol(format!("not a MySQL server ({})", stranger(reply)))
+    other_protocol("a MySQL server", "mysql://", reply)
 }

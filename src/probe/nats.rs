@@ -4,7 +4,7 @@
 //! when the greeting names them; `-ERR ...` instead (maximum connections exceeded) is
 //! unhealthy and quoted.
 
-use super::wire::{Wire, quote, stranger};
+use super::wire::{Wire, other_protocol, quote};
 use super::{Answer, Budget, Kind, Report, Verdict, open};
 use crate::config::HttpOptions;
 use crate::error::{Error, Phase};
@@ -35,7 +35,12 @@ const MAX_LINE: usize = 8192;
 const MAX_FIELD: usize = 60;
 
 fn probe(target: &Target, _: &HttpOptions, budget: &Budget, report: &mut Report) -> Answer {
-    let mut wire = Wire::new(open(target, budget, report)?, budget);
+    let mut wire = Wire::new(
+        open(target, budget, report)?,
+        budget,
+        "a NATS server",
+        "nats://",
+    );
     let mut buffer = [0u8; MAX_LINE];
     let mut filled = 0;
     let end = loop {
@@ -67,10 +72,12 @@ fn probe(target: &Target, _: &HttpOptions, budget: &Budget, report: &mut Report)
     }
     match text.strip_prefix("-ERR ") {
         Some(error) => Ok(Verdict::unhealthy(format!("refused: {}", quote(error)))),
-        None => Err(Error::OtherProtocol(format!(
-            "not a NATS server ({})",
-            stranger(line)
-        ))),
+        // All that came: a binary greeting's "line" can end at its first 0x0a byte.
+        None => Err(other_protocol(
+            "a NATS server",
+            "nats://",
+            &buffer[..filled],
+        )),
     }
 }
 

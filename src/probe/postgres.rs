@@ -3,7 +3,7 @@
 //! connections right now (SQLSTATE 57P03 and kin), is up. No password is ever sent, and
 //! no TLS is negotiated: pg_isready's answer does not depend on either.
 
-use super::wire::{Wire, quote, stranger};
+use super::wire::{Wire, other_protocol, quote};
 use super::{Answer, Budget, Kind, Report, Verdict, open};
 use crate::config::HttpOptions;
 use crate::error::{Error, Phase};
@@ -35,7 +35,12 @@ const DEFAULT_USER: &str = "postgres";
 const NOT_ACCEPTING: [&str; 3] = ["57P03", "57P01", "57P02"];
 
 fn probe(target: &Target, _: &HttpOptions, budget: &Budget, report: &mut Report) -> Answer {
-    let mut wire = Wire::new(open(target, budget, report)?, budget);
+    let mut wire = Wire::new(
+        open(target, budget, report)?,
+        budget,
+        "a PostgreSQL server",
+        "postgres://",
+    );
     let user = target.user.as_deref().unwrap_or(DEFAULT_USER);
     let database = target.database.as_deref().unwrap_or(user);
     wire.send(&startup_message(user, database), SENDING)?;
@@ -152,5 +157,5 @@ fn refusal(error: &ErrorFields) -> Verdict {
 }
 
 fn not_postgres(reply: &[u8]) -> Error {
-    Error::OtherProtocol(format!("not a PostgreSQL server ({})", stranger(reply)))
+    other_protocol("a PostgreSQL server", "postgres://", reply)
 }

@@ -3,7 +3,7 @@
 //! data (-LOADING), busy with a script (-BUSY) or a replica cut off from its master
 //! (-MASTERDOWN) answers with an error instead, which the line quotes.
 
-use super::wire::{Wire, quote, stranger};
+use super::wire::{Wire, other_protocol, quote};
 use super::{Answer, Budget, Kind, Report, Verdict, open};
 use crate::config::HttpOptions;
 use crate::error::{Error, Phase};
@@ -43,7 +43,12 @@ const AWAITING_PING: Phase = Phase::Protocol("awaiting the reply to PING");
 const MAX_LINE: usize = 1024;
 
 fn probe(target: &Target, _: &HttpOptions, budget: &Budget, report: &mut Report) -> Answer {
-    let mut wire = Wire::new(open(target, budget, report)?, budget);
+    let mut wire = Wire::new(
+        open(target, budget, report)?,
+        budget,
+        "a Redis server",
+        "redis://",
+    );
     let password = target.password.as_ref().map(|secret| secret.expose());
     // AUTH and PING go together: one round trip, and PING's answer is only read once
     // AUTH's said yes.
@@ -116,10 +121,7 @@ fn not_redis(reply: &[u8], password: Option<&str>) -> Error {
         Some(password) => String::from_utf8_lossy(reply).replace(password, "***"),
         None => String::from_utf8_lossy(reply).into_owned(),
     };
-    Error::OtherProtocol(format!(
-        "not a Redis server ({})",
-        stranger(said.as_bytes())
-    ))
+    other_protocol("a Redis server", "redis://", said.as_bytes())
 }
 
 fn too_long() -> Error {

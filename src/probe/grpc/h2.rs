@@ -8,6 +8,9 @@ use std::io::{self, BufReader, Read, Write};
 use super::hpack::{self, Field};
 use crate::error::{Error, Http2Fault, Phase};
 use crate::net::io_failure;
+use crate::probe::wire::{other_protocol, recognise};
+
+const GRPC: &str = "grpc://";
 use crate::probe::{Budget, Report};
 
 const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
@@ -146,28 +149,30 @@ impl<S: Read + Write> Connection<S> {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 // Closed or reset before a whole frame header: what came tells the most.
                 Err(e) if e.kind() == io::ErrorKind::ConnectionReset => break,
-                Err(e) => return Err(io_failure(&e, self.phase)),
+                // A TLS alert, then silence: the bytes say more than the deadline.
+                Err(e) => match recognise(&head[..filled]) {
+                    Some((_, scheme)) if scheme != Some(GRPC) => {
+                        return Err(other_protocol("a gRPC server", GRPC, &head[..filled]));
+                    }
+                    _ => {
+                        return Err(match io_failure(&e, self.phase) {
+                            Error::Timeout(phase) if filled == 0 => Error::SentNothing(phase),
+                            error => error,
+                        });
+                    }
+                },
             }
         }
-        if head.starts_with(b"HTTP/") {
-            // Quote the status line, as far as it has already arrived.
-            let mut answer = head.to_vec();
-            answer.extend_from_slice(self.reader.buffer());
-            let line = answer.split(|&b| b == b'\r' || b == b'\n').next();
-            let line = String::from_utf8_lossy(line.unwrap_or_default());
-            return Err(Error::OtherProtocol(format!(
-                "not an HTTP/2 server: it answered \"{line}\""
-            )));
-        }
-        // A TLS record: an alert (0x15) or a handshake (0x16), version 3.x.
-        if filled >= 2 && matches!(head, [0x15 | 0x16, 0x03, ..]) {
-            return Err(Error::OtherProtocol(
-                "the server answered with TLS: it needs grpcs://".to_string(),
-            ));
+        // What has arrived so far tells what the server speaks, if not HTTP/2.
+        let said = [&head[..filled], self.reader.buffer()].concat();
+        match recognise(&said) {
+            Some((_, Some(GRPC))) | None => {}
+            Some(_) => return Err(other_protocol("a gRPC server", GRPC, &said)),
         }
         if filled < head.len() {
+            // A TLS server mostly says nothing to a first record that is not TLS.
             return Err(Error::OtherProtocol(
-                "the server closed the connection without an HTTP/2 answer (not an HTTP/2 server?)"
+                "the server closed the connection without an HTTP/2 answer (TLS? try grpcs://)"
                     .to_string(),
             ));
         }
