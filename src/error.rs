@@ -247,6 +247,21 @@ impl Error {
     }
 }
 
+/// Writes `items` separated by ", ", each as `item` writes it.
+fn write_list<T>(
+    f: &mut fmt::Formatter<'_>,
+    items: &[T],
+    item: impl Fn(&mut fmt::Formatter<'_>, &T) -> fmt::Result,
+) -> fmt::Result {
+    for (index, each) in items.iter().enumerate() {
+        if index > 0 {
+            f.write_str(", ")?;
+        }
+        item(f, each)?;
+    }
+    Ok(())
+}
+
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -280,10 +295,7 @@ impl fmt::Display for Error {
             ),
             Error::Inapplicable { option, schemes } => {
                 write!(f, "{option} applies only to ")?;
-                for (i, scheme) in schemes.iter().enumerate() {
-                    let separator = if i == 0 { "" } else { ", " };
-                    write!(f, "{separator}{scheme}://")?;
-                }
+                write_list(f, schemes, |f, scheme| write!(f, "{scheme}://"))?;
                 f.write_str(" targets, and none is given")
             }
             Error::MissingValue(option) => write!(f, "{option} needs a value"),
@@ -346,10 +358,7 @@ impl fmt::Display for Error {
             Error::Resolve { host, reason } => write!(f, "cannot resolve '{host}': {reason}"),
             Error::Connect { addrs, reason } => {
                 write!(f, "{reason} (tried ")?;
-                for (i, addr) in addrs.iter().enumerate() {
-                    let separator = if i == 0 { "" } else { ", " };
-                    write!(f, "{separator}{addr}")?;
-                }
+                write_list(f, addrs, |f, addr| write!(f, "{addr}"))?;
                 f.write_str(")")
             }
             Error::OtherProtocol(why) | Error::GoAway(why) => f.write_str(why),
