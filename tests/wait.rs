@@ -17,7 +17,7 @@ const SLACK: Duration = Duration::from_millis(900);
 
 /// A loopback port that refuses connections now and serves `reply` after `delay`.
 fn serve_later(delay: Duration, reply: Reply) -> u16 {
-    let port = closed_port();
+    let port = free_port();
     thread::spawn(move || {
         thread::sleep(delay);
         let listener = TcpListener::bind(("127.0.0.1", port)).expect("bind the port again");

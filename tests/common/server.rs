@@ -285,7 +285,8 @@ impl Server {
 
 /// A loopback port that was free a moment ago, for a real server the test starts.
 pub fn free_port() -> u16 {
-    closed_port()
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
+    listener.local_addr().expect("local address").port()
 }
 
 /// Waits until something accepts connections on 127.0.0.1:`port`.
@@ -323,10 +324,23 @@ pub fn method(head: &str) -> &str {
     head.split(' ').next().unwrap_or_default()
 }
 
-/// A loopback port with nothing listening on it.
+/// A loopback port with nothing listening on it, for the whole test process: the port
+/// stays bound to a socket that never listens (connects to it are refused), so no
+/// server another test starts meanwhile can take it, as one did in CI.
 pub fn closed_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
-    listener.local_addr().expect("local address").port()
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
+        .expect("a TCP socket");
+    let any_port = SocketAddr::from(([127, 0, 0, 1], 0));
+    socket.bind(&any_port.into()).expect("bind a loopback port");
+    let port = socket
+        .local_addr()
+        .expect("local address")
+        .as_socket()
+        .expect("an IP address")
+        .port();
+    // Held until the test process exits: dropping it would free the port again.
+    std::mem::forget(socket);
+    port
 }
 
 /// The values of a request header in a recorded request head (case-insensitive name).
