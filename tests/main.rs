@@ -20,6 +20,8 @@ mod deadline;
 mod docker;
 #[cfg(not(feature = "tls"))]
 mod docker_wait;
+#[cfg(not(feature = "tls"))]
+mod dockerfile;
 mod env;
 mod examples;
 mod exit_codes;

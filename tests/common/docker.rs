@@ -67,6 +67,55 @@ pub fn engine() -> &'static Result<String, String> {
     })
 }
 
+/// A `docker build` that runs on BuildKit (program and leading arguments; DOCKER_BUILDKIT=1
+/// is set by `buildkit_build`), or why there is none. Docker's CLI 23 and later builds with
+/// BuildKit only through the buildx plugin; without the plugin, the CLI that Debian's
+/// docker.io ships beside a 20.10 engine (/usr/bin/docker) still has BuildKit built in.
+pub fn buildkit() -> &'static Result<Vec<String>, String> {
+    static BUILDKIT: OnceLock<Result<Vec<String>, String>> = OnceLock::new();
+    BUILDKIT.get_or_init(|| {
+        if docker(&["buildx", "version"]).status.success() {
+            return Ok(vec!["docker".into(), "buildx".into(), "build".into()]);
+        }
+        let with_builtin_buildkit = |cli: &&str| -> bool {
+            Command::new(cli)
+                .args(["version", "--format", "{{.Client.Version}}"])
+                .stdin(Stdio::null())
+                .output()
+                .ok()
+                .and_then(|output| {
+                    let version = String::from_utf8_lossy(&output.stdout).into_owned();
+                    version.split('.').next()?.trim().parse::<u32>().ok()
+                })
+                .is_some_and(|major| major < 23)
+        };
+        ["docker", "/usr/bin/docker"]
+            .into_iter()
+            .find(with_builtin_buildkit)
+            .map(|cli| vec![cli.to_string(), "build".into()])
+            .ok_or_else(|| "docker buildx, or a docker CLI before 23 (Debian's docker.io)".into())
+    })
+}
+
+/// A BuildKit `docker build` with these arguments; None (after a notice) where there is
+/// no BuildKit client and this is not CI.
+pub fn buildkit_build(test: &str, args: &[&str]) -> Option<Command> {
+    let why = buildkit().as_ref().err().cloned().unwrap_or_default();
+    if !require(buildkit().is_ok(), test, &format!("BuildKit ({why})")) {
+        return None;
+    }
+    let cli = buildkit().as_ref().ok()?;
+    let mut command = Command::new(&cli[0]);
+    command
+        .args(&cli[1..])
+        .args(args)
+        .env("DOCKER_BUILDKIT", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    Some(command)
+}
+
 /// A compose file brought up under a project name, to bring down again.
 pub struct Stack {
     file: PathBuf,
@@ -232,6 +281,13 @@ impl Sandbox {
         name
     }
 
+    /// A name for an image that the test builds itself, removed with the rest.
+    pub fn image(&mut self, what: &str) -> String {
+        let name = self.name(what);
+        self.images.push(name.clone());
+        name
+    }
+
     pub fn volume(&mut self, what: &str) -> String {
         let name = self.name(what);
         self.volumes.push(name.clone());
@@ -279,7 +335,7 @@ impl Drop for Sandbox {
 }
 
 /// The HEALTHCHECK text without its --start-interval flag, and the flag's value.
-fn without_start_interval(text: &str) -> Option<(String, String)> {
+pub fn without_start_interval(text: &str) -> Option<(String, String)> {
     const FLAG: &str = "--start-interval=";
     let start = text.find(FLAG)?;
     let rest = &text[start..];
