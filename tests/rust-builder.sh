@@ -10,9 +10,11 @@
 # CARGO_NET_OFFLINE=true, so that the build runs offline (the crates it needs are those of
 # Cargo.lock and of `cargo install cargo-auditable`, all fetched here before).
 #
-# The tag is a hash of what goes in (this script, the toolchain's version and targets, the
-# registry cache's file list), so a second run with nothing changed finds the image and
-# returns at once. debootstrap's downloads are kept in /var/cache/healthprobe/debootstrap.
+# The tag is a hash of what the build takes from it (this script, the toolchain's version and
+# targets, Cargo.lock), so a second run finds the image and returns at once; not of the whole
+# registry cache, which every other cargo command on the machine may add to. A new tag
+# replaces the older ones (1.4 GB each). debootstrap's downloads are kept in
+# /var/cache/healthprobe/debootstrap.
 set -euo pipefail
 
 cargo_home="${CARGO_HOME:-$HOME/.cargo}"
@@ -34,7 +36,7 @@ tag="healthprobe-rust-builder:$(
         rustup run stable rustc -vV
         rustup run stable cargo -V
         cat "$toolchain_dir/lib/rustlib/components"
-        (cd "$cargo_home/registry" && find cache index -type f | sort)
+        cat "$(dirname "${BASH_SOURCE[0]}")/../Cargo.lock"
     } | sha256sum | cut -c1-16
 )"
 if docker image inspect "$tag" >/dev/null 2>&1; then
@@ -77,4 +79,6 @@ tar -C "$root" -cf - . | docker import \
     --change 'ENV PATH=/usr/local/cargo/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
     --change 'ENV CARGO_NET_OFFLINE=true' \
     - "$tag" >/dev/null
+docker image ls --format '{{.Repository}}:{{.Tag}}' healthprobe-rust-builder \
+    | grep -vx "$tag" | xargs -r docker rmi >/dev/null 2>&1 || true
 echo "$tag"
