@@ -6,21 +6,18 @@ use super::Env;
 use crate::error::Error;
 use crate::target::{Syntax, redact};
 
+/// A variable's value; one that is not UTF-8 is named in the error, never shown.
 pub fn env_var(env: Env, name: &str) -> Result<Option<String>, Error> {
     match env(name) {
         None => Ok(None),
         Some(value) => match value.into_string() {
             Ok(text) => Ok(Some(text)),
-            Err(value) => Err(Error::InvalidValue {
-                source: name.to_string(),
-                value: value.to_string_lossy().into_owned(),
-                expected: "valid UTF-8",
-            }),
+            Err(_) => Err(Error::NotUtf8(name.to_string())),
         },
     }
 }
 
-/// Expands targets; an error shows them with any password masked.
+/// Expands a target; an error quotes it as written, with its userinfo masked.
 pub fn expand_target(
     text: &str,
     source: &str,
@@ -225,13 +222,21 @@ fn is_token(text: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
-/// `scheme://***@host:port` for `scheme://user:password@host:port`.
+/// `scheme://***@host:port` for `scheme://user:password@host:port`: all the userinfo,
+/// to the last '@', whatever it holds ('/', '?', '#').
 pub fn without_credentials(url: &str) -> String {
-    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    match rest[..authority_end].rsplit_once('@') {
-        Some((_, host)) => format!("{scheme}://***@{host}{}", &rest[authority_end..]),
-        None => url.to_string(),
+    let Some(at) = url.rfind('@') else {
+        return url.to_string();
+    };
+    let start = url.find("://").map_or(0, |at| at + 3).min(at);
+    [&url[..start], "***", &url[at..]].concat()
+}
+
+/// A header as an error may quote it: its name alone, never its value (a token).
+pub fn header_name(text: &str) -> String {
+    match text.split_once([':', ' ', '\t']) {
+        Some((name, _)) => [name, " ..."].concat(),
+        None => text.to_string(),
     }
 }
 

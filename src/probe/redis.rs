@@ -15,7 +15,6 @@ pub static KIND: Kind = Kind {
         tls: None,
         default_port: Some(6379),
         userinfo: Userinfo::PasswordAlone,
-        mask: Userinfo::PasswordAlone,
         path: database_number,
         check: None,
     },
@@ -50,6 +49,14 @@ fn probe(target: &Target, _: &HttpOptions, budget: &Budget, report: &mut Report)
         "redis://",
     );
     let password = target.password.as_ref().map(|secret| secret.expose());
+    // What no quoted reply may hold: the password first, then the user name.
+    let credentials: Vec<&str> = match password {
+        Some(password) => [Some(password), target.user.as_deref()]
+            .into_iter()
+            .flatten()
+            .collect(),
+        None => Vec::new(),
+    };
     // AUTH and PING go together: one round trip, and PING's answer is only read once
     // AUTH's said yes.
     let mut request = Vec::new();
@@ -68,18 +75,18 @@ fn probe(target: &Target, _: &HttpOptions, budget: &Budget, report: &mut Report)
             return Err(too_long());
         };
         report.note(budget, "read the reply to AUTH");
-        let said = redacted(reply, password);
+        let said = redacted(reply, &credentials);
         match reply.first() {
             Some(b'+') => {}
             Some(b'-') => return Ok(Verdict::unhealthy(format!("AUTH failed: {said}"))),
-            _ => return Err(not_redis(reply, password)),
+            _ => return Err(not_redis(reply, &credentials)),
         }
     }
     let Some(reply) = lines.next(&mut wire, AWAITING_PING)? else {
         return Err(too_long());
     };
     report.note(budget, "read the reply to PING");
-    let said = redacted(reply, password);
+    let said = redacted(reply, &credentials);
     let verdict = match reply.first() {
         _ if reply == b"+PONG" => Verdict::healthy("PONG"),
         Some(b'-') if reply.starts_with(b"-NOAUTH") => Verdict::unhealthy(format!(
@@ -89,7 +96,7 @@ fn probe(target: &Target, _: &HttpOptions, budget: &Budget, report: &mut Report)
         Some(b'+') => Verdict::unhealthy(format!("PING answered '{said}', not PONG")),
         _ => {
             wire.close();
-            return Err(not_redis(reply, password));
+            return Err(not_redis(reply, &credentials));
         }
     };
     wire.close();
@@ -106,22 +113,52 @@ fn command(request: &mut Vec<u8>, words: &[&str]) {
     }
 }
 
-/// Reply text for the line, with the password masked: a server that does not know AUTH
-/// echoes its arguments ("unknown command 'AUTH', with args beginning with: ...").
-fn redacted(reply: &[u8], password: Option<&str>) -> String {
-    let text = String::from_utf8_lossy(reply.strip_prefix(b"-").unwrap_or(reply));
-    match password {
-        Some(password) => quote(&text.replace(password, "***")),
-        None => quote(&text),
+/// What replaces a reply's text from the first piece of a credential on.
+const NOT_SHOWN: &str = "*** (the rest is not shown: it echoes the credentials)";
+
+/// The shortest piece of a credential that a quoted reply may not hold.
+const PIECE: usize = 6;
+
+/// Reply text for the line, cut where it first holds part of the credentials: a server
+/// that does not know AUTH echoes its arguments ("unknown command 'AUTH', with args
+/// beginning with: ..."), maybe cut short or in another case.
+fn redacted(reply: &[u8], credentials: &[&str]) -> String {
+    let reply = reply.strip_prefix(b"-").unwrap_or(reply);
+    match echo_at(reply, credentials) {
+        Some(at) => quote(&String::from_utf8_lossy(&reply[..at])) + NOT_SHOWN,
+        None => quote(&String::from_utf8_lossy(reply)),
     }
 }
 
-fn not_redis(reply: &[u8], password: Option<&str>) -> Error {
-    let said = match password {
-        Some(password) => String::from_utf8_lossy(reply).replace(password, "***"),
-        None => String::from_utf8_lossy(reply).into_owned(),
-    };
-    other_protocol("a Redis server", "redis://", said.as_bytes())
+/// Where `reply` first holds a PIECE-byte piece of a credential, whatever the case: of
+/// the password, all of it when shorter; of a user name, only one of PIECE bytes or more
+/// (a short one, "u", is in every reply).
+fn echo_at(reply: &[u8], credentials: &[&str]) -> Option<usize> {
+    let reply = reply.to_ascii_lowercase();
+    let mut first = None;
+    for (index, credential) in credentials.iter().enumerate() {
+        let credential = credential.as_bytes().to_ascii_lowercase();
+        let piece = credential.len().min(PIECE);
+        if piece == 0 || (index > 0 && piece < PIECE) {
+            continue;
+        }
+        for part in credential.windows(piece) {
+            if let Some(at) = reply.windows(piece).position(|seen| seen == part) {
+                first = Some(first.map_or(at, |first: usize| first.min(at)));
+            }
+        }
+    }
+    first
+}
+
+fn not_redis(reply: &[u8], credentials: &[&str]) -> Error {
+    match echo_at(reply, credentials) {
+        Some(at) => Error::OtherProtocol(format!(
+            "not a Redis server (it said '{}{NOT_SHOWN}')",
+            quote(&String::from_utf8_lossy(&reply[..at]))
+        )),
+        None => other_protocol("a Redis server", "redis://", reply),
+    }
 }
 
 fn too_long() -> Error {
