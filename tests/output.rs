@@ -129,7 +129,7 @@ fn verbose_adds_addresses_and_timings_on_stderr() {
 }
 
 #[test]
-fn a_very_long_url_is_cut_to_300_bytes_keeping_the_end() {
+fn a_very_long_url_is_shortened_to_300_bytes_keeping_the_reason() {
     let server = Server::start(http("503 Service Unavailable", &[], ""));
     let path = format!("/{}", "very-long-segment/".repeat(60));
     let run = probe(&[&server.url(&path)]);
@@ -138,11 +138,13 @@ fn a_very_long_url_is_cut_to_300_bytes_keeping_the_end() {
     assert!(line.len() <= MAX_LINE, "{} bytes: {line}", line.len());
     assert!(line.len() > MAX_LINE - 10, "cut too short: {line}");
     assert!(line.starts_with("unhealthy: http://127.0.0.1:"), "{line}");
-    // What is ours and short survives the cut: where, and how long.
-    assert!(
-        line.contains(&format!("... from {} in ", server.addr)),
-        "{line}"
+    // The target is shortened, so that the status, what was expected, where and how
+    // long all survive.
+    let reason = format!(
+        "...: 503 Service Unavailable (expected 200-399) from {} in ",
+        server.addr
     );
+    assert!(line.contains(&reason), "{line}");
     assert!(line.ends_with(" ms"), "{line}");
 }
 

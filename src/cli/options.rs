@@ -345,7 +345,8 @@ impl Options<'_> {
             if text.starts_with('-') && text.len() > 1 {
                 return Err(leftover_option(text));
             }
-            written.push((text.to_string(), format!("target '{text}'")));
+            let source = format!("target '{}'", redact(text, kinds));
+            written.push((text.to_string(), source));
         }
         if written.is_empty() {
             // Split before expansion: a value with a space (a password) stays one target.

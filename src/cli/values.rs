@@ -17,7 +17,8 @@ pub fn env_var(env: Env, name: &str) -> Result<Option<String>, Error> {
     }
 }
 
-/// Expands a target; an error quotes it as written, with its userinfo masked.
+/// Expands a target; an error quotes it as written, with its userinfo masked (`source`
+/// is masked already).
 pub fn expand_target(
     text: &str,
     source: &str,
@@ -30,13 +31,9 @@ pub fn expand_target(
             value,
             expected,
         } => Error::InvalidValue {
-            source: redact(&source, kinds),
+            source,
             value: redact(&value, kinds),
             expected,
-        },
-        Error::UnsetVariable { name, source } => Error::UnsetVariable {
-            name,
-            source: redact(&source, kinds),
         },
         error => error,
     })
@@ -234,7 +231,10 @@ pub fn without_credentials(url: &str) -> String {
 
 /// A header as an error may quote it: its name alone, never its value (a token).
 pub fn header_name(text: &str) -> String {
-    match text.split_once([':', ' ', '\t']) {
+    if let Some((name, _)) = text.split_once(':') {
+        return [name, ": ..."].concat();
+    }
+    match text.split_once(char::is_whitespace) {
         Some((name, _)) => [name, " ..."].concat(),
         None => text.to_string(),
     }

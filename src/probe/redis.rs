@@ -130,25 +130,36 @@ fn redacted(reply: &[u8], credentials: &[&str]) -> String {
     }
 }
 
-/// Where `reply` first holds a PIECE-byte piece of a credential, whatever the case: of
-/// the password, all of it when shorter; of a user name, only one of PIECE bytes or more
-/// (a short one, "u", is in every reply).
+/// Where `reply` first holds a PIECE-byte piece of a credential, whatever the case. A
+/// password shorter than that counts only whole and in its case ("wrong" is no echo in
+/// "-WRONGPASS"); a user name that short not at all ("u" is in every reply).
 fn echo_at(reply: &[u8], credentials: &[&str]) -> Option<usize> {
-    let reply = reply.to_ascii_lowercase();
-    let mut first = None;
+    let lowercase = reply.to_ascii_lowercase();
+    let mut first: Option<usize> = None;
+    let mut seen = |at: Option<usize>| {
+        if let Some(at) = at {
+            first = Some(first.map_or(at, |first| first.min(at)));
+        }
+    };
     for (index, credential) in credentials.iter().enumerate() {
-        let credential = credential.as_bytes().to_ascii_lowercase();
-        let piece = credential.len().min(PIECE);
-        if piece == 0 || (index > 0 && piece < PIECE) {
+        let credential = credential.as_bytes();
+        if credential.len() < PIECE {
+            if index == 0 && !credential.is_empty() {
+                seen(find(reply, credential));
+            }
             continue;
         }
-        for part in credential.windows(piece) {
-            if let Some(at) = reply.windows(piece).position(|seen| seen == part) {
-                first = Some(first.map_or(at, |first: usize| first.min(at)));
-            }
+        for piece in credential.to_ascii_lowercase().windows(PIECE) {
+            seen(find(&lowercase, piece));
         }
     }
     first
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack
+        .windows(needle.len())
+        .position(|window| window == needle)
 }
 
 fn not_redis(reply: &[u8], credentials: &[&str]) -> Error {
