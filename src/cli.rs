@@ -20,8 +20,8 @@ mod values;
 pub use help::HELP;
 use options::{
     BODY_CONTAINS, CACERT, CERT, CONNECT_TIMEOUT, HEADER, HELP as HELP_OPTION, INSECURE, INSTALL,
-    INTERVAL, KEY, METHOD, Options, PROXY, QUIET, STATUS, TIMEOUT, USER_AGENT, VERBOSE,
-    VERSION, WAIT, argument_error, check_variables,
+    INTERVAL, KEY, METHOD, Options, PROXY, QUIET, STATUS, TIMEOUT, USER_AGENT, VERBOSE, VERSION,
+    WAIT, argument_error, check_variables,
 };
 use values::{Bare, header_value, non_empty_line, parse_header, parse_method, parse_proxy};
 
@@ -144,7 +144,11 @@ pub fn parse(
         .map(|setting| {
             // The error quotes it with its userinfo masked (Setting::new).
             parse_proxy(&setting.text)
-                .ok_or_else(|| setting.invalid("an http://[USER:PASS@]HOST:PORT proxy URL"))
+                .ok_or_else(|| {
+                    setting.invalid(
+                        "an http://[USER:PASS@]HOST:PORT proxy URL ('/', '?' and '#' in USER:PASS percent-encoded)",
+                    )
+                })
         })
         .transpose()?;
     let cacert = options.value(&CACERT)?;

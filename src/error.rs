@@ -351,7 +351,9 @@ impl fmt::Display for Error {
             Error::MissingCommand => {
                 f.write_str("'--' must be followed by the command to run once healthy")
             }
-            Error::Command { program, reason } => write!(f, "cannot run '{}': {reason}", Quoted(program)),
+            Error::Command { program, reason } => {
+                write!(f, "cannot run '{}': {reason}", Quoted(program))
+            }
             Error::InstallWith(argument) => {
                 write!(
                     f,
@@ -363,7 +365,12 @@ impl fmt::Display for Error {
                 write!(f, "cannot install into '{}': {reason}", Quoted(dir))
             }
             Error::Install { dir, reason } => {
-                write!(f, "cannot install into '{}': {}", Quoted(dir), Quoted(reason))
+                write!(
+                    f,
+                    "cannot install into '{}': {}",
+                    Quoted(dir),
+                    Quoted(reason)
+                )
             }
             Error::Timeout(phase) => write!(f, "timed out {phase}"),
             Error::SentNothing(phase) => {

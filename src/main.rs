@@ -47,7 +47,11 @@ fn run(program: Option<OsString>, args: Vec<OsString>, start: Instant) -> u8 {
             return 0;
         }
         Ok(Command::Version) => {
-            say(&mut stdout, &["healthprobe ", env!("CARGO_PKG_VERSION")].concat(), "");
+            say(
+                &mut stdout,
+                &["healthprobe ", env!("CARGO_PKG_VERSION")].concat(),
+                "",
+            );
             let _ = stdout.flush();
             return 0;
         }
@@ -68,7 +72,11 @@ fn run(program: Option<OsString>, args: Vec<OsString>, start: Instant) -> u8 {
             };
         }
         Err(error) => {
-            say(&mut stderr, &format!("{PREFIX}{error}"), " (see healthprobe --help)");
+            say(
+                &mut stderr,
+                &format!("{PREFIX}{error}"),
+                " (see healthprobe --help)",
+            );
             return error.exit_code();
         }
     };

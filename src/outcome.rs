@@ -40,7 +40,11 @@ impl Outcome {
     /// proxy), printable and at most MAX_LINE bytes: a long target is shortened first, so
     /// that the status or error, what was expected, the address and the time stay.
     pub fn line(&self) -> String {
-        let verdict = if self.healthy { "healthy: " } else { "unhealthy: " };
+        let verdict = if self.healthy {
+            "healthy: "
+        } else {
+            "unhealthy: "
+        };
         let mut tail = String::with_capacity(64);
         if let Some(peer) = self.peer {
             tail.push_str(if self.via_proxy {
@@ -59,7 +63,13 @@ impl Outcome {
             tail.push_str(", ");
             tail.push_str(caveat);
         }
-        fit(verdict, &self.target, &[": ", &self.summary].concat(), &tail, MAX_LINE)
+        fit(
+            verdict,
+            &self.target,
+            &[": ", &self.summary].concat(),
+            &tail,
+            MAX_LINE,
+        )
     }
 }
 
@@ -73,7 +83,9 @@ pub fn fit(head: &str, target: &str, rest: &str, tail: &str, room: usize) -> Str
     if target.len() + rest.len() <= free {
         return [head, &target, &rest, tail].concat();
     }
-    let target_room = free.saturating_sub(rest.len()).max(MIN_TARGET.min(target.len()));
+    let target_room = free
+        .saturating_sub(rest.len())
+        .max(MIN_TARGET.min(target.len()));
     let target = cap(&target, target_room);
     let rest = cap(&rest, free.saturating_sub(target.len()));
     bounded(&[head, &target, &rest].concat(), tail)
@@ -112,13 +124,28 @@ mod tests {
     #[test]
     fn a_long_target_is_shortened_before_the_reason() {
         let target = ["http://localhost/", &"a".repeat(400)].concat();
-        let line = fit("unhealthy: ", &target, ": 503 (expected 200-399)", " in 3 ms", MAX_LINE);
+        let line = fit(
+            "unhealthy: ",
+            &target,
+            ": 503 (expected 200-399)",
+            " in 3 ms",
+            MAX_LINE,
+        );
         assert!(line.len() <= MAX_LINE, "{line}");
-        assert!(line.starts_with("unhealthy: http://localhost/aaa"), "{line}");
-        assert!(line.ends_with("...: 503 (expected 200-399) in 3 ms"), "{line}");
+        assert!(
+            line.starts_with("unhealthy: http://localhost/aaa"),
+            "{line}"
+        );
+        assert!(
+            line.ends_with("...: 503 (expected 200-399) in 3 ms"),
+            "{line}"
+        );
         let reason = "x".repeat(400);
         let line = fit("unhealthy: ", &target, &reason, " in 3 ms", MAX_LINE);
-        assert!(line.len() <= MAX_LINE && line.ends_with("... in 3 ms"), "{line}");
+        assert!(
+            line.len() <= MAX_LINE && line.ends_with("... in 3 ms"),
+            "{line}"
+        );
         assert!(line.contains(&target[..MIN_TARGET - 3]), "{line}");
     }
 }

@@ -394,7 +394,10 @@ fn shown(text: &str, userinfo: Option<&str>, written: &str) -> String {
     let end = shown[authority_end..]
         .find('#')
         .map_or(shown.len(), |at| authority_end + at);
-    if let Some(at) = shown[authority_end..end].find('?').map(|at| authority_end + at) {
+    if let Some(at) = shown[authority_end..end]
+        .find('?')
+        .map(|at| authority_end + at)
+    {
         if !written.contains(&shown[at..end]) {
             shown.replace_range(at..end, "?...");
         }

@@ -141,10 +141,7 @@ fn acl_users_log_in_with_auth_user_password() {
     assert!(added.starts_with("+OK"), "{added}");
     let run = probe(&[&redis.url("probe:pr0be@")]);
     assert_eq!(run.code, 0, "{run:?}");
-    assert!(
-        run.stdout.contains("redis://***@localhost"),
-        "{run:?}"
-    );
+    assert!(run.stdout.contains("redis://***@localhost"), "{run:?}");
     let run = probe(&[&redis.url("probe:wrong@")]);
     assert_eq!(run.code, 1, "{run:?}");
     assert!(run.stderr.contains("AUTH failed: WRONGPASS"), "{run:?}");

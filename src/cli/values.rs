@@ -242,6 +242,14 @@ pub fn header_name(text: &str) -> String {
 
 /// Only plain HTTP proxies (tunnelled with CONNECT): SOCKS is not built in.
 pub fn parse_proxy(text: &str) -> Option<ureq::Proxy> {
+    // A '/', '?' or '#' before the last '@' would end the authority early, and the
+    // password would be read as the host (and quoted in every error about it).
+    let after_scheme = text.find("://").map_or(0, |at| at + 3);
+    if let Some(at) = text.rfind('@') {
+        if text[after_scheme.min(at)..at].contains(['/', '?', '#']) {
+            return None;
+        }
+    }
     let proxy = ureq::Proxy::new(text).ok()?;
     (proxy.protocol() == ureq::ProxyProtocol::Http).then_some(proxy)
 }

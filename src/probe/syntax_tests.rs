@@ -135,7 +135,10 @@ fn a_query_from_a_variable_shows_as_dots() {
     );
     assert_eq!(shown("http://h/p?s3cret", "${URL}"), "http://h/p?...");
     assert_eq!(
-        shown("postgres://u:pw@db/x?sslmode=disable", "postgres://u:${PW}@db/x?sslmode=disable"),
+        shown(
+            "postgres://u:pw@db/x?sslmode=disable",
+            "postgres://u:${PW}@db/x?sslmode=disable"
+        ),
         "postgres://***@db/x?sslmode=disable"
     );
 }
@@ -144,7 +147,10 @@ fn a_query_from_a_variable_shows_as_dots() {
 fn a_url_from_a_server_is_quoted_without_userinfo_query_or_fragment() {
     use crate::target::quote_url;
     for (location, quoted) in [
-        ("https://u:pw@idp:8443/cb?code=s3cret&state=x#f", "https://***@idp:8443/cb?..."),
+        (
+            "https://u:pw@idp:8443/cb?code=s3cret&state=x#f",
+            "https://***@idp:8443/cb?...",
+        ),
         ("/login?access_token=s3cret", "/login?..."),
         ("http://other/p#frag", "http://other/p"),
         ("//u:p/w?@other/x", "//***@other/x"),
