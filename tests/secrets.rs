@@ -71,11 +71,14 @@ fn usage_errors_quote_values_as_written_never_expanded() {
     }
 }
 
+/// Arguments, environment, what the error says.
+type HeaderCase<'a> = (Vec<String>, Vec<(&'a str, &'a str)>, &'a str);
+
 #[test]
 fn a_header_value_is_never_quoted() {
     let url = "http://127.0.0.1:1/";
     let with_control = format!("{SECRET}\u{1}");
-    let cases: Vec<(Vec<String>, Vec<(&str, &str)>, &str)> = vec![
+    let cases: Vec<HeaderCase> = vec![
         // A token written in the header itself, with the colon missing.
         (
             vec![
