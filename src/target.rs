@@ -109,9 +109,10 @@ fn find_kind<'k>(
     })
 }
 
-/// Why a port is refused, with the likely cause when it is a variable no one expanded.
 const RANGE: &str = "port must be 1-65535";
 
+/// Why a port is refused, with the likely cause when it is a variable no one expanded
+/// (only for a port written out: one from a variable is not quoted).
 fn port_problem(port: &str) -> String {
     if port.is_empty() {
         // Compose replaces ${PORT} itself (with nothing when it has no PORT).
