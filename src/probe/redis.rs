@@ -217,3 +217,22 @@ impl Lines {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reply_is_cut_where_it_echoes_a_piece_of_the_credentials() {
+        let credentials = ["S3cretPassw0rd", "probeuser"];
+        let cut = |reply: &str| echo_at(reply.as_bytes(), &credentials);
+        assert_eq!(cut("ERR args: 's3cretpa'"), Some(11));
+        assert_eq!(cut("ERR args: 'PASSW0RD'"), Some(11));
+        assert_eq!(cut("ERR user PROBEUSER"), Some(9));
+        assert_eq!(cut("ERR args: 's3cre'"), None);
+        assert_eq!(cut("WRONGPASS invalid username-password pair"), None);
+        // A short password counts whole and in its case; a short user name not at all.
+        assert_eq!(echo_at(b"-WRONGPASS", &["wrong", "u"]), None);
+        assert_eq!(echo_at(b"-ERR 'wrong'", &["wrong", "u"]), Some(6));
+    }
+}

@@ -135,6 +135,10 @@ fn a_query_from_a_variable_shows_as_dots() {
     );
     assert_eq!(shown("http://h/p?s3cret", "${URL}"), "http://h/p?...");
     assert_eq!(
+        shown("http://h/p#s3cret", "http://h/p#${F}"),
+        "http://h/p#..."
+    );
+    assert_eq!(
         shown(
             "postgres://u:pw@db/x?sslmode=disable",
             "postgres://u:${PW}@db/x?sslmode=disable"
