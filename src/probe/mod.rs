@@ -185,7 +185,11 @@ pub fn run_all(config: &Config, budget: Budget) -> Vec<Outcome> {
         for worker in workers {
             // A panic is a bug: it goes on up as it would in the release build (which
             // aborts), never into an "unhealthy" line that a test would take for an answer.
-            outcomes.extend(worker.join().unwrap_or_else(|panic| panic::resume_unwind(panic)));
+            outcomes.extend(
+                worker
+                    .join()
+                    .unwrap_or_else(|panic| panic::resume_unwind(panic)),
+            );
         }
         outcomes
     });
