@@ -83,9 +83,13 @@ impl Lookup {
         });
         let shared = Arc::clone(&lookup);
         let query = name.to_string();
+        // Refused at a pids limit: said in words, as a lookup here could outlast the deadline.
         thread::Builder::new()
             .spawn(move || shared.run(query))
-            .map_err(|e| resolve_error(name, &e))?;
+            .map_err(|_| Error::Resolve {
+                host: name.to_string(),
+                reason: "no thread for the lookup (at the pids limit?)".to_string(),
+            })?;
         running.push((name.to_string(), Arc::clone(&lookup)));
         Ok(lookup)
     }
@@ -103,13 +107,6 @@ impl Lookup {
             .retain(|(each, _)| *each != name);
         *self.answer.lock().unwrap_or_else(PoisonError::into_inner) = Some(result);
         self.done.notify_all();
-    }
-}
-
-fn resolve_error(host: &str, e: &io::Error) -> Error {
-    Error::Resolve {
-        host: host.to_string(),
-        reason: resolve_reason(e),
     }
 }
 

@@ -133,6 +133,28 @@ fn a_pids_limit_that_refuses_threads_still_gives_every_line() {
             "nproc {processes}: {run:?}"
         );
 
+        // A name needs a thread for its lookup (getaddrinfo cannot be given a deadline):
+        // refused, the line says so. Named in a hosts file only this run sees.
+        if processes == 1 {
+            let dir = TempDir::new("limits-hosts");
+            let hosts = dir.write("hosts", "127.0.0.1 healthprobe-limits-host\n", 0o644);
+            let named = format!("http://healthprobe-limits-host:{}/", server.port());
+            let uid = "47311";
+            let mut command = mount_namespace(
+                r#"mount --bind "$1" /etc/hosts && shift && exec prlimit --nproc=1 setpriv --reuid "$1" --regid "$1" --clear-groups "$2" "$3" "$4""#,
+            );
+            command.args([hosts.as_str(), uid, BIN, &named, &healthy[0]]);
+            let named = crate::common::run(command);
+            assert_eq!(named.code, 1, "{named:?}");
+            assert!(
+                named.stderr.contains(
+                    "cannot resolve 'healthprobe-limits-host': no thread for the lookup (at the pids limit?)"
+                ),
+                "{named:?}"
+            );
+            assert!(named.stdout.contains(&healthy[0]), "{named:?}");
+        }
+
         // --wait probes each attempt on a thread of its own, when it can have one.
         let mut args = vec!["--wait", "2s", "--interval", "100ms"];
         args.extend(strs(&healthy));
