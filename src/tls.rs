@@ -25,6 +25,8 @@ const O_NONBLOCK: i32 = 0o4000;
 pub struct PemFile {
     pub source: String,
     pub path: String,
+    /// The path as written (before `${VAR}` expansion), as errors quote it.
+    pub quoted: String,
 }
 
 /// ureq's TLS settings for every https:// target: the bundled web PKI roots unless
@@ -173,7 +175,7 @@ impl PemFile {
     fn error(&self, reason: String) -> Error {
         Error::File {
             source: self.source.clone(),
-            path: self.path.clone(),
+            path: self.quoted.clone(),
             reason,
         }
     }
