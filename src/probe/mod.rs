@@ -13,7 +13,7 @@ pub mod nats;
 pub mod postgres;
 pub mod redis;
 pub mod tcp;
-mod wire;
+pub(crate) mod wire;
 
 #[cfg(test)]
 mod syntax_tests;
