@@ -30,19 +30,34 @@ pub static KIND: Kind = Kind {
         default_port: Some(80),
         userinfo: Userinfo::Refused,
         mask: Userinfo::Refused,
-        path: |path| {
-            Ok(PathParts {
-                path: match path.starts_with('/') {
-                    true => path.to_string(),
-                    false => format!("/{path}"),
-                },
-                database: None,
-            })
-        },
+        path: request_path,
         check: None,
     },
     probe,
 };
+
+/// `/PATH[?QUERY]`, refused where the HTTP client would refuse it: printable ASCII
+/// (Target::parse checks that) but for `<`, `>` and '`' in the path and `"`, `<`, `>` in
+/// the query, which it wants percent-encoded. Found by the target fuzz target: they had
+/// ended as "cannot build the request", exit 1, instead of a usage error.
+fn request_path(path: &str) -> Result<PathParts, String> {
+    let (before, query) = path.split_once('?').unwrap_or((path, ""));
+    let refused = |text: &str, set: &[char]| text.chars().find(|c| set.contains(c));
+    if let Some(bad) =
+        refused(before, &['<', '>', '`']).or_else(|| refused(query, &['"', '<', '>']))
+    {
+        return Err(format!(
+            "{bad:?} is not allowed in a URL; percent-encode it"
+        ));
+    }
+    Ok(PathParts {
+        path: match path.starts_with('/') {
+            true => path.to_string(),
+            false => format!("/{path}"),
+        },
+        database: None,
+    })
+}
 
 /// The kubelet's limit: its redirect check refuses once this many requests were sent
 /// (`len(via) >= 10`), so it follows 9 redirects and says "stopped after 10 redirects".

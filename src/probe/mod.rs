@@ -209,7 +209,7 @@ pub fn run(target: &Target, config: &Config, budget: Budget) -> Outcome {
 
 /// The error's text, grown once: to_string() starts empty and reallocates as the text
 /// grows, which made a refused connection cost more than a healthy probe.
-fn describe(error: &Error) -> String {
+pub(crate) fn describe(error: &Error) -> String {
     let mut text = String::with_capacity(128);
     let _ = write!(text, "{error}");
     text
