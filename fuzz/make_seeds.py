@@ -4,7 +4,7 @@
     fuzz/make_seeds.py                 the built ones: RFC 7541 C.4/C.6 blocks, gRPC replies
                                        (Huffman, CONTINUATION, padding), replies of each protocol
                                        as its documentation gives them, real targets and values
-    fuzz/make_seeds.py --record BIN    also records what real servers send (redis-server, memcached,
+    fuzz/make_seeds.py --record BIN [NAME...]   also records what real servers send (redis-server, memcached,
                                        nats-server, mosquitto, PostgreSQL, MariaDB, php-fpm, RabbitMQ,
                                        the gRPC health service of tests/grpc_server.py), each started
                                        here on loopback, by probing them with BIN through a proxy that
@@ -308,12 +308,12 @@ def record(binary, target, name, url_of, port, pick=0):
                 server.sendall(data)
             server.shutdown(socket.SHUT_WR)
         threading.Thread(target=up, daemon=True).start()
-        while (data := server.recv(65536)):
-            sent.extend(data)
-            try:
+        try:
+            while (data := server.recv(65536)):
+                sent.extend(data)
                 client.sendall(data)
-            except OSError:
-                break
+        except OSError:  # a reset ends the recording as well as an EOF
+            pass
         client.close()
 
     thread = threading.Thread(target=relay, daemon=True)
@@ -326,8 +326,12 @@ def record(binary, target, name, url_of, port, pick=0):
         wire(target, f"recorded-{name}", bytes(sent), pick=pick)
 
 
-def recordings(binary):
+def recordings(binary, only):
+    def want(kind):
+        return not only or kind in only
+
     tmp = tempfile.mkdtemp(prefix="healthprobe-seeds-")
+    os.chmod(tmp, 0o755)  # postgres and rabbitmq run as their own users
     children = []
 
     def start(args, port, **kw):
@@ -339,51 +343,52 @@ def recordings(binary):
 
     try:
         port = free_port()
-        if start(["redis-server", "--port", str(port), "--save", "", "--appendonly", "no", "--requirepass", "s3cr3t-Pa55"], port):
+        if want("redis") and start(["redis-server", "--port", str(port), "--save", "", "--appendonly", "no", "--requirepass", "s3cr3t-Pa55"], port):
             record(binary, "redis", "pong", lambda p: f"redis://:s3cr3t-Pa55@127.0.0.1:{p}", port)
             record(binary, "redis", "wrongpass", lambda p: f"redis://:wrong@127.0.0.1:{p}", port)
             record(binary, "redis", "noauth", lambda p: f"redis://127.0.0.1:{p}", port, pick=2)
         port = free_port()
-        if start(["memcached", "-l", "127.0.0.1", "-p", str(port), "-U", "0", "-u", "nobody"], port):
+        if want("memcached") and start(["memcached", "-l", "127.0.0.1", "-p", str(port), "-U", "0", "-u", "nobody"], port):
             record(binary, "memcached", "version", lambda p: f"memcached://127.0.0.1:{p}", port)
         port = free_port()
-        if start(["nats-server", "-a", "127.0.0.1", "-p", str(port)], port):
+        if want("nats") and start(["nats-server", "-a", "127.0.0.1", "-p", str(port)], port):
             record(binary, "nats", "info", lambda p: f"nats://127.0.0.1:{p}", port)
         port = free_port()
         conf = os.path.join(tmp, "mosquitto.conf")
         open(conf, "w").write(f"listener {port} 127.0.0.1\nallow_anonymous true\n")
-        if start(["mosquitto", "-c", conf], port):
+        if want("mqtt") and start(["mosquitto", "-c", conf], port):
             record(binary, "mqtt", "connack", lambda p: f"mqtt://127.0.0.1:{p}", port)
-        grpc = subprocess.Popen([sys.executable, os.path.join(ROOT, "tests/grpc_server.py")], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        children.append(grpc)
-        line = grpc.stdout.readline().split()
+        line = []
+        if want("grpc"):
+            grpc = subprocess.Popen([sys.executable, os.path.join(ROOT, "tests/grpc_server.py")], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+            children.append(grpc)
+            line = grpc.stdout.readline().split()
         if line[:1] == ["PORTS"]:
             health, bare, _ = map(int, line[1:])
             record(binary, "grpc", "serving", lambda p: f"grpc://127.0.0.1:{p}", health)
             record(binary, "grpc", "service", lambda p: f"grpc://127.0.0.1:{p}/my.pkg.Service", health, pick=1)
             record(binary, "grpc", "unimplemented", lambda p: f"grpc://127.0.0.1:{p}", bare)
         pg_bin = sorted(d for d in os.listdir("/usr/lib/postgresql") if d.isdigit()) if os.path.isdir("/usr/lib/postgresql") else []
-        if pg_bin:
+        if pg_bin and want("postgres"):
             bin_dir = f"/usr/lib/postgresql/{pg_bin[-1]}/bin"
             data = os.path.join(tmp, "pg")
             os.makedirs(data)
-            shutil.chown(tmp, "postgres")
             shutil.chown(data, "postgres")
             as_pg = ["runuser", "-u", "postgres", "--"]
-            subprocess.run(as_pg + [f"{bin_dir}/initdb", "-D", data, "-A", "scram-sha-256", "--pwfile=/dev/null"] if False else as_pg + [f"{bin_dir}/initdb", "-D", data, "-A", "trust"], capture_output=True)
+            subprocess.run(as_pg + [f"{bin_dir}/initdb", "-D", data, "-A", "trust"], capture_output=True)
             port = free_port()
             if start(as_pg + [f"{bin_dir}/postgres", "-D", data, "-p", str(port), "-k", tmp, "-c", "listen_addresses=127.0.0.1"], port):
                 time.sleep(1)
                 record(binary, "postgres", "trust", lambda p: f"postgres://postgres@127.0.0.1:{p}", port, pick=1)
                 record(binary, "postgres", "no-database", lambda p: f"postgres://app:s3cr3t-Pa55@127.0.0.1:{p}/appdb", port)
-        if shutil.which("mariadb-install-db"):
+        if shutil.which("mariadb-install-db") and want("mysql"):
             data = os.path.join(tmp, "my")
             subprocess.run(["mariadb-install-db", f"--datadir={data}", "--user=root", "--auth-root-authentication-method=normal"], capture_output=True)
             port = free_port()
             if start(["mariadbd", "--no-defaults", f"--datadir={data}", "--user=root", "--bind-address=127.0.0.1", f"--port={port}", f"--socket={tmp}/my.sock", f"--pid-file={tmp}/my.pid", "--skip-grant-tables=0"], port):
                 record(binary, "mysql", "mariadb", lambda p: f"mysql://app:s3cr3t-Pa55@127.0.0.1:{p}/appdb", port)
         fpm = shutil.which("php-fpm8.2") or shutil.which("php-fpm")
-        if fpm:
+        if fpm and want("fcgi"):
             port = free_port()
             conf = os.path.join(tmp, "fpm.conf")
             open(conf, "w").write(f"[global]\nerror_log = {tmp}/fpm.log\n[www]\nuser = nobody\nlisten = 127.0.0.1:{port}\npm = static\npm.max_children = 1\nping.path = /ping\npm.status_path = /status\n")
@@ -391,20 +396,38 @@ def recordings(binary):
                 record(binary, "fcgi", "ping", lambda p: f"fcgi://127.0.0.1:{p}/ping", port)
                 record(binary, "fcgi", "status", lambda p: f"fcgi://127.0.0.1:{p}/status?full", port, pick=1)
                 record(binary, "fcgi", "missing", lambda p: f"fcgi://127.0.0.1:{p}/missing.php", port)
-        if shutil.which("rabbitmq-server"):
-            port = free_port()
-            env = dict(os.environ, RABBITMQ_NODE_PORT=str(port), RABBITMQ_NODENAME=f"seeds{port}@localhost",
-                       RABBITMQ_MNESIA_BASE=os.path.join(tmp, "mnesia"), RABBITMQ_LOG_BASE=os.path.join(tmp, "log"),
-                       RABBITMQ_DIST_PORT=str(free_port()), RABBITMQ_NODE_IP_ADDRESS="127.0.0.1",
-                       RABBITMQ_ENABLED_PLUGINS_FILE=os.path.join(tmp, "plugins"))
-            if start(["rabbitmq-server"], port, env=env, start_new_session=True):
+        if shutil.which("rabbitmq-server") and want("amqp"):
+            # As tests/amqp.rs starts it: its own node, ports, epmd and files under tmp.
+            port, epmd = free_port(), str(free_port())
+            rabbit = os.path.join(tmp, "rabbit")
+            os.makedirs(rabbit)
+            open(os.path.join(rabbit, "enabled_plugins"), "w").write("[].\n")
+            open(os.path.join(rabbit, "rabbitmq.conf"), "w").write("")
+            for path in (rabbit, *(os.path.join(rabbit, f) for f in os.listdir(rabbit))):
+                shutil.chown(path, "rabbitmq", "rabbitmq")  # rabbitmq-server drops to it
+            env = dict(os.environ, HOME=rabbit, RABBITMQ_NODE_IP_ADDRESS="127.0.0.1",
+                       RABBITMQ_NODE_PORT=str(port), RABBITMQ_DIST_PORT=str(free_port()),
+                       RABBITMQ_NODENAME=f"hp-seeds-{os.getpid()}@localhost",
+                       RABBITMQ_MNESIA_BASE=os.path.join(rabbit, "mnesia"),
+                       RABBITMQ_LOG_BASE=os.path.join(rabbit, "log"),
+                       RABBITMQ_PID_FILE=os.path.join(rabbit, "rabbitmq.pid"),
+                       RABBITMQ_CONFIG_FILE=os.path.join(rabbit, "rabbitmq.conf"),
+                       RABBITMQ_ENABLED_PLUGINS_FILE=os.path.join(rabbit, "enabled_plugins"),
+                       ERL_EPMD_PORT=epmd, ERL_EPMD_ADDRESS="127.0.0.1")
+            server = subprocess.Popen(["rabbitmq-server"], env=env, start_new_session=True,
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            children.append(server)
+            if wait_port(port, 90):
                 record(binary, "amqp", "rabbitmq", lambda p: f"amqp://guest:s3cr3t-Pa55@127.0.0.1:{p}/", port)
             else:
-                print("  rabbitmq-server did not listen within 30 s")
+                print("  rabbitmq-server did not listen within 90 s")
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(30)
+            subprocess.run(["epmd", "-kill"], env=env, capture_output=True)
     finally:
         for child in children:
             try:
-                os.killpg(child.pid, signal.SIGTERM) if child.args[0] == "rabbitmq-server" else child.terminate()
+                child.terminate()
             except OSError:
                 pass
         for child in children:
@@ -422,7 +445,7 @@ def main():
     http_seeds()
     text_seeds()
     if sys.argv[1:2] == ["--record"]:
-        recordings(os.path.abspath(sys.argv[2]))
+        recordings(os.path.abspath(sys.argv[2]), sys.argv[3:])
 
 
 if __name__ == "__main__":
