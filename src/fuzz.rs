@@ -25,8 +25,9 @@ use crate::probe::{self, Answer, Budget, KINDS, Report};
 use crate::target::{Target, redact};
 pub use scripted::Scripted;
 
-/// A target's body: panics when its oracle fails.
-pub type Body = fn(&[u8]);
+/// A target's body: panics when its oracle fails; returns the line a user would see, for
+/// the targets that probe.
+pub type Body = fn(&[u8]) -> Option<String>;
 
 /// Every fuzz target, by the name of its file in fuzz/fuzz_targets/ and fuzz/seeds/.
 /// (json: its row joins when json::parse lands, with fuzz_targets/json.rs and seeds.)
@@ -50,7 +51,7 @@ pub const TARGETS: &[(&str, Body)] = &[
 ];
 
 /// Runs the body of target `name` over `input` (panics on an unknown name).
-pub fn run(name: &str, input: &[u8]) {
+pub fn run(name: &str, input: &[u8]) -> Option<String> {
     match TARGETS.iter().find(|(known, _)| *known == name) {
         Some((_, body)) => body(input),
         None => panic!("no fuzz target {name}"),
@@ -87,7 +88,13 @@ fn config(args: &[&str]) -> Config {
 }
 
 /// Judges `answer` as probe::run does and checks its line.
-fn check_answer(answer: Answer, target: &Target, config: &Config, report: Report, start: Instant) {
+fn check_answer(
+    answer: Answer,
+    target: &Target,
+    config: &Config,
+    report: Report,
+    start: Instant,
+) -> String {
     let (healthy, summary) = match answer {
         Ok(verdict) => (verdict.healthy, verdict.summary),
         Err(error) => (false, probe::describe(&error)),
@@ -102,7 +109,9 @@ fn check_answer(answer: Answer, target: &Target, config: &Config, report: Report
         trace: report.trace,
         caveat: config.http.caveat(target),
     };
-    check_line(&outcome.line());
+    let line = outcome.line();
+    check_line(&line);
+    line
 }
 
 /// A kind's conversation over the scripted server; the input's first byte picks one of
@@ -116,10 +125,8 @@ struct Kind {
     scheme: &'static str,
 }
 
-fn wire_reply<'a>(input: &'a [u8], kind: Kind, converse: Converse<Scripted<'a>>) {
-    let Some((&pick, input)) = input.split_first() else {
-        return;
-    };
+fn wire_reply<'a>(input: &'a [u8], kind: Kind, converse: Converse<Scripted<'a>>) -> Option<String> {
+    let (&pick, input) = input.split_first()?;
     let config = config(kind.args[usize::from(pick) % kind.args.len()]);
     let target = &config.targets[0];
     let start = Instant::now();
@@ -130,7 +137,7 @@ fn wire_reply<'a>(input: &'a [u8], kind: Kind, converse: Converse<Scripted<'a>>)
     };
     let wire = Wire::over(Scripted::new(input), kind.server, kind.scheme);
     let answer = converse(wire, target, &config.http, &budget, &mut report);
-    check_answer(answer, target, &config, report, start);
+    Some(check_answer(answer, target, &config, report, start))
 }
 
 /// A deadline nothing in memory comes near: Scripted ends in a timeout by itself.
@@ -147,7 +154,7 @@ const POSTGRES: &[&[&str]] = &[
     &["postgres://127.0.0.1:5432"],
 ];
 
-fn postgres_reply(input: &[u8]) {
+fn postgres_reply(input: &[u8]) -> Option<String> {
     wire_reply(
         input,
         Kind {
@@ -156,7 +163,7 @@ fn postgres_reply(input: &[u8]) {
             scheme: "postgres://",
         },
         probe::postgres::converse,
-    );
+    )
 }
 
 const REDIS: &[&[&str]] = &[
@@ -165,7 +172,7 @@ const REDIS: &[&[&str]] = &[
     &["redis://127.0.0.1"],
 ];
 
-fn redis_reply(input: &[u8]) {
+fn redis_reply(input: &[u8]) -> Option<String> {
     wire_reply(
         input,
         Kind {
@@ -174,12 +181,12 @@ fn redis_reply(input: &[u8]) {
             scheme: "redis://",
         },
         probe::redis::converse,
-    );
+    )
 }
 
 const MYSQL: &[&[&str]] = &[&["mysql://app:s3cr3t-Pa55@127.0.0.1/appdb"]];
 
-fn mysql_reply(input: &[u8]) {
+fn mysql_reply(input: &[u8]) -> Option<String> {
     wire_reply(
         input,
         Kind {
@@ -188,10 +195,10 @@ fn mysql_reply(input: &[u8]) {
             scheme: "mysql://",
         },
         probe::mysql::converse,
-    );
+    )
 }
 
-fn memcached_reply(input: &[u8]) {
+fn memcached_reply(input: &[u8]) -> Option<String> {
     wire_reply(
         input,
         Kind {
@@ -200,10 +207,10 @@ fn memcached_reply(input: &[u8]) {
             scheme: "memcached://",
         },
         probe::memcached::converse,
-    );
+    )
 }
 
-fn nats_info(input: &[u8]) {
+fn nats_info(input: &[u8]) -> Option<String> {
     wire_reply(
         input,
         Kind {
@@ -212,10 +219,10 @@ fn nats_info(input: &[u8]) {
             scheme: "nats://",
         },
         probe::nats::converse,
-    );
+    )
 }
 
-fn mqtt_connack(input: &[u8]) {
+fn mqtt_connack(input: &[u8]) -> Option<String> {
     wire_reply(
         input,
         Kind {
@@ -224,7 +231,7 @@ fn mqtt_connack(input: &[u8]) {
             scheme: "mqtt://",
         },
         probe::mqtt::converse,
-    );
+    )
 }
 
 const FCGI: &[&[&str]] = &[
@@ -238,7 +245,7 @@ const FCGI: &[&[&str]] = &[
     ],
 ];
 
-fn fcgi_records(input: &[u8]) {
+fn fcgi_records(input: &[u8]) -> Option<String> {
     wire_reply(
         input,
         Kind {
@@ -247,10 +254,10 @@ fn fcgi_records(input: &[u8]) {
             scheme: "fcgi://",
         },
         probe::fcgi::converse,
-    );
+    )
 }
 
-fn amqp_frames(input: &[u8]) {
+fn amqp_frames(input: &[u8]) -> Option<String> {
     wire_reply(
         input,
         Kind {
@@ -259,7 +266,7 @@ fn amqp_frames(input: &[u8]) {
             scheme: "amqp://",
         },
         probe::amqp::converse,
-    );
+    )
 }
 
 const GRPC: &[&[&str]] = &[
@@ -269,10 +276,8 @@ const GRPC: &[&[&str]] = &[
 ];
 
 /// The HTTP/2 frame reader, HPACK and the gRPC judgement as one conversation.
-fn grpc_reply(input: &[u8]) {
-    let Some((&pick, input)) = input.split_first() else {
-        return;
-    };
+fn grpc_reply(input: &[u8]) -> Option<String> {
+    let (&pick, input) = input.split_first()?;
     let config = config(GRPC[usize::from(pick) % GRPC.len()]);
     let target = &config.targets[0];
     let start = Instant::now();
@@ -284,15 +289,13 @@ fn grpc_reply(input: &[u8]) {
         &budget(start),
         &mut report,
     );
-    check_answer(answer, target, &config, report, start);
+    Some(check_answer(answer, target, &config, report, start))
 }
 
 /// Header blocks for one decoder (its dynamic table carries over): the first byte says
 /// where the first block ends.
-fn hpack_blocks(input: &[u8]) {
-    let Some((&split, input)) = input.split_first() else {
-        return;
-    };
+fn hpack_blocks(input: &[u8]) -> Option<String> {
+    let (&split, input) = input.split_first()?;
     let (first, second) = input.split_at(usize::from(split).min(input.len()));
     let mut decoder = hpack::Decoder::new(4096);
     let max_list = 16 * 1024;
@@ -302,12 +305,13 @@ fn hpack_blocks(input: &[u8]) {
             assert!(size <= max_list, "a header list of {size} bytes");
         }
     }
+    None
 }
 
 /// The whole http:// probe (ureq's head parser, our judgement, redirects) against a
 /// loopback server that sends the input: ureq's transport owns its connection, and the
 /// real socket keeps this target on the binary's own path.
-fn http_response(input: &[u8]) {
+fn http_response(input: &[u8]) -> Option<String> {
     scripted::http_exchange(input, |port, hint| {
         let url = format!("http://127.0.0.1:{port}/health");
         let mut args = vec!["--timeout", "2s"];
@@ -319,9 +323,10 @@ fn http_response(input: &[u8]) {
         args.push(&url);
         let config = config(&args);
         let start = Instant::now();
-        let outcome = probe::run(&config.targets[0], &config, Budget::new(&config, start));
-        check_line(&outcome.line());
-    });
+        let line = probe::run(&config.targets[0], &config, Budget::new(&config, start)).line();
+        check_line(&line);
+        line
+    })
 }
 
 fn text(input: &[u8]) -> Option<&str> {
@@ -330,40 +335,41 @@ fn text(input: &[u8]) -> Option<&str> {
 
 /// A target as the user writes it. One taken as valid must give the HTTP client a URI
 /// it accepts, else the probe would end as "cannot build the request".
-fn target_text(input: &[u8]) {
-    let Some(text) = text(input) else { return };
+fn target_text(input: &[u8]) -> Option<String> {
+    let text = text(input)?;
     redact(text, KINDS);
-    let Ok(target) = Target::parse(text, KINDS) else {
-        return;
-    };
+    let target = Target::parse(text, KINDS).ok()?;
     if target.scheme == "http" || target.scheme == "https" {
         let url = target.url();
         if let Err(e) = ureq::http::Uri::try_from(url.as_str()) {
             panic!("{text:?} was taken, but its URL {url:?} is not a URI: {e}");
         }
     }
+    None
 }
 
 /// --timeout and friends: a duration taken is positive and at most a day.
-fn duration_text(input: &[u8]) {
-    let Some(text) = text(input) else { return };
+fn duration_text(input: &[u8]) -> Option<String> {
+    let text = text(input)?;
     if let Ok(duration) = parse_duration(text) {
         assert!(!duration.is_zero() && duration <= cli::values::MAX_DURATION);
     }
+    None
 }
 
-fn status_text(input: &[u8]) {
-    let Some(text) = text(input) else { return };
+fn status_text(input: &[u8]) -> Option<String> {
+    let text = text(input)?;
     if let Some(set) = StatusSet::parse(text) {
         assert!(!set.text().contains(char::is_whitespace));
         let accepted = (0..1000).filter(|&code| set.accepts(code));
         assert!(accepted.clone().all(|code| (100..600).contains(&code)));
     }
+    None
 }
 
 /// -H: a header taken must be one the HTTP client can send.
-fn header_text(input: &[u8]) {
-    let Some(text) = text(input) else { return };
+fn header_text(input: &[u8]) -> Option<String> {
+    let text = text(input)?;
     if let Some((name, value)) = parse_header(text) {
         assert!(
             ureq::http::HeaderName::from_bytes(name.as_bytes()).is_ok(),
@@ -374,11 +380,12 @@ fn header_text(input: &[u8]) {
             "{value:?}"
         );
     }
+    None
 }
 
 /// ${VAR} expansion: bounded by what it was given, and never a panic.
-fn expand_text(input: &[u8]) {
-    let Some(text) = text(input) else { return };
+fn expand_text(input: &[u8]) -> Option<String> {
+    let text = text(input)?;
     let env = |name: &str| match name {
         "PORT" => Some(OsString::from("8080")),
         "EMPTY" => Some(OsString::new()),
@@ -393,4 +400,5 @@ fn expand_text(input: &[u8]) {
             text.len()
         );
     }
+    None
 }

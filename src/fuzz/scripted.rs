@@ -100,13 +100,11 @@ impl Write for Scripted<'_> {
 impl Connection for Scripted<'_> {}
 
 /// Serves `input` (after its pacing byte) once on a loopback port, while `probe(port,
-/// hint)` runs; `hint` is the input's first byte. The end is EOF, or a reset (the
+/// hint)` runs, and returns what it did; `hint` is the input's first byte. The end is EOF, or a reset (the
 /// request left unread, so the close sends RST); a timeout ends as EOF here, since a
 /// real one would cost the probe's whole deadline on every such input.
-pub fn http_exchange(input: &[u8], probe: impl FnOnce(u16, u8)) {
-    let Some((&hint, input)) = input.split_first() else {
-        return;
-    };
+pub fn http_exchange<T>(input: &[u8], probe: impl FnOnce(u16, u8) -> T) -> Option<T> {
+    let (&hint, input) = input.split_first()?;
     let (control, body) = input
         .split_first()
         .map_or((0, input), |(&c, rest)| (c, rest));
@@ -143,8 +141,9 @@ pub fn http_exchange(input: &[u8], probe: impl FnOnce(u16, u8)) {
             rest = after;
         }
     });
-    probe(port, hint);
+    let result = probe(port, hint);
     server.join().ok();
+    Some(result)
 }
 
 /// Reads the request's head, so that closing sends a FIN, not a reset.

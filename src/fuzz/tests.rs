@@ -116,3 +116,56 @@ fn every_target_takes_seeded_random_inputs() {
         }
     }
 }
+
+/// The seeds stand for what they are named after: the replies of a healthy server (built
+/// from the protocols' documents, or recorded) are judged healthy, so the fuzzer starts
+/// from real conversations, not from the first error.
+#[test]
+fn the_seeds_of_healthy_servers_are_judged_healthy() {
+    let healthy = [
+        ("grpc", "serving-huffman-00"),
+        ("grpc", "serving-literal-40"),
+        ("grpc", "recorded-serving-fd"),
+        ("postgres", "auth-ok-00"),
+        ("postgres", "recorded-trust-40"),
+        ("redis", "pong-fd"),
+        ("redis", "recorded-pong-00"),
+        ("mysql", "mysql-8-00"),
+        ("mysql", "recorded-mariadb-40"),
+        ("memcached", "recorded-version-00"),
+        ("nats", "recorded-info-00"),
+        ("mqtt", "recorded-connack-40"),
+        ("fcgi", "ok-00"),
+        ("fcgi", "recorded-ping-00"),
+        ("amqp", "rabbitmq-00"),
+        ("amqp", "recorded-rabbitmq-fd"),
+        ("http", "200-0"),
+        ("http", "chunked-1"),
+    ];
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds");
+    for (name, seed) in healthy {
+        let path = dir.join(name).join(seed);
+        let input = fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let line = run(name, &input).unwrap_or_default();
+        assert!(line.starts_with("healthy: "), "{name}/{seed}: {line}");
+    }
+}
+
+/// RFC 7541 C.4.1-C.4.3 on one decoder: Huffman strings, then the dynamic table.
+#[test]
+fn the_hpack_seeds_decode_as_the_rfc_says() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds/hpack");
+    let mut decoder = crate::probe::grpc::hpack::Decoder::new(4096);
+    let mut authorities = Vec::new();
+    for seed in ["rfc7541-c4-1", "rfc7541-c4-2", "rfc7541-c4-3"] {
+        let input = fs::read(dir.join(seed)).unwrap_or_default();
+        let fields = decoder.decode(&input[1..], 16 * 1024);
+        let fields = fields.unwrap_or_else(|e| panic!("{seed}: {e}"));
+        for (name, value) in fields {
+            if name == b":authority" {
+                authorities.push(String::from_utf8_lossy(&value).into_owned());
+            }
+        }
+    }
+    assert_eq!(authorities, ["www.example.com"; 3]);
+}
