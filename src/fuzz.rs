@@ -23,7 +23,7 @@ use crate::probe::grpc::hpack;
 use crate::probe::wire::Wire;
 use crate::probe::{self, Answer, Budget, KINDS, Report};
 use crate::target::{Target, redact};
-pub use scripted::Scripted;
+use scripted::Scripted;
 
 /// A target's body: panics when its oracle fails; returns the line a user would see, for
 /// the targets that probe.
