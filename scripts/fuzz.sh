@@ -28,9 +28,10 @@ for target in "${targets[@]}"; do
     log=$(mktemp)
     # -max_len: the largest seed is far smaller than a FastCGI or gRPC reply can be.
     # -timeout: an input that takes this long is a hang (the probes' deadline is 60 s
-    # in memory, and the http target's 2 s on loopback).
+    # in memory, and the http target's 2 s on loopback). -rss_limit_mb: every probe reads
+    # into buffers of at most a few hundred KiB, so growing past this is unbounded memory.
     if ! cargo +nightly fuzz run -O "$target" "corpus/$target" "seeds/$target" -- \
-        -max_total_time="$seconds" -max_len=8192 -timeout=20 -print_final_stats=1 \
+        -max_total_time="$seconds" -max_len=8192 -timeout=20 -rss_limit_mb=512 -print_final_stats=1 \
         >"$log" 2>&1; then
         tail -n 40 "$log" >&2
         echo "scripts/fuzz.sh: $target failed; its input is in fuzz/artifacts/$target/" >&2

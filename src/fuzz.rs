@@ -99,6 +99,10 @@ fn check_answer(
         Ok(verdict) => (verdict.healthy, verdict.summary),
         Err(error) => (false, probe::describe(&error)),
     };
+    // The --verbose lines are printed too.
+    for note in &report.trace {
+        check_line(note);
+    }
     let outcome = Outcome {
         target: target.text.clone(),
         healthy,
@@ -323,7 +327,11 @@ fn http_response(input: &[u8]) -> Option<String> {
         args.push(&url);
         let config = config(&args);
         let start = Instant::now();
-        let line = probe::run(&config.targets[0], &config, Budget::new(&config, start)).line();
+        let outcome = probe::run(&config.targets[0], &config, Budget::new(&config, start));
+        for note in &outcome.trace {
+            check_line(note);
+        }
+        let line = outcome.line();
         check_line(&line);
         line
     })
