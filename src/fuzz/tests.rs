@@ -169,3 +169,18 @@ fn the_hpack_seeds_decode_as_the_rfc_says() {
     }
     assert_eq!(authorities, ["www.example.com"; 3]);
 }
+
+/// The redis target's first crash was its oracle's: a server that says "s3cr3t-Pa55"
+/// to a URL without a password shows no secret. With the password in the URL it is one.
+#[test]
+fn the_secret_oracle_holds_the_urls_password_only() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("fuzz/seeds/redis/crash-server-says-the-password-unasked");
+    let input = fs::read(&path).unwrap_or_default();
+    let line = run("redis", &input).unwrap_or_default();
+    assert!(line.contains("s3cr3t-Pa55"), "{line}");
+    let with = crate::target::Target::parse("redis://:s3cr3t-Pa55@h", crate::probe::KINDS);
+    let with = with.unwrap_or_else(|e| panic!("{e}"));
+    let leak = std::panic::catch_unwind(|| super::check_secret("said s3cr3t-Pa55", &with));
+    assert!(leak.is_err(), "a password in the line went unnoticed");
+}
