@@ -15,7 +15,7 @@ use crate::target::Syntax;
 
 mod help;
 mod options;
-mod values;
+pub(crate) mod values;
 
 pub use help::HELP;
 use options::{

@@ -13,7 +13,7 @@ pub mod nats;
 pub mod postgres;
 pub mod redis;
 pub mod tcp;
-mod wire;
+pub(crate) mod wire;
 
 #[cfg(test)]
 mod syntax_tests;
@@ -262,7 +262,7 @@ pub fn run(target: &Target, config: &Config, budget: Budget) -> Outcome {
 
 /// The error's text, grown once: to_string() starts empty and reallocates as the text
 /// grows, which made a refused connection cost more than a healthy probe.
-fn describe(error: &Error) -> String {
+pub(crate) fn describe(error: &Error) -> String {
     let mut text = String::with_capacity(128);
     let _ = write!(text, "{error}");
     text
