@@ -8,14 +8,14 @@ use std::time::Duration;
 
 use pico_args::Arguments;
 
-use crate::config::{Config, Exec, HttpOptions, StatusSet};
+use crate::config::{Config, Exec, HttpOptions, MAX_TARGETS, StatusSet};
 use crate::error::Error;
 use crate::sys;
 use crate::target::Syntax;
 
 mod help;
 mod options;
-mod values;
+pub(crate) mod values;
 
 pub use help::HELP;
 use options::{
@@ -169,6 +169,9 @@ pub fn parse(
     let verbose = options.flag(&VERBOSE)?;
     let given = std::mem::take(&mut options.given);
     let targets = options.targets(kinds)?;
+    if targets.len() > MAX_TARGETS {
+        return Err(Error::TooManyTargets(targets.len()));
+    }
 
     let hosts = headers
         .iter()

@@ -6,6 +6,10 @@ use std::time::Duration;
 
 use crate::target::Target;
 
+/// The most targets one run takes: a bound on the threads, memory and lines a command
+/// line can ask for (8 MB of RSS at most). More is a usage error.
+pub const MAX_TARGETS: usize = 256;
+
 /// Everything a run needs, validated.
 #[derive(Debug)]
 pub struct Config {

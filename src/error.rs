@@ -3,6 +3,7 @@
 use std::fmt;
 use std::net::SocketAddr;
 
+use crate::config::MAX_TARGETS;
 use crate::outcome::{cap, printable};
 
 /// How to get https:// and the TLS options, for the errors of a build without them.
@@ -109,6 +110,8 @@ pub enum Error {
         source: String,
     },
     NoTargets,
+    /// More targets than config::MAX_TARGETS.
+    TooManyTargets(usize),
     Conflict(&'static str),
     /// A TLS option (named by its flag or variable) in a build without TLS.
     #[cfg(not(feature = "tls"))]
@@ -182,6 +185,9 @@ pub enum Error {
     ReplyTooLarge(usize),
     /// A gRPC reply that is gRPC but not a valid health answer.
     InvalidReply(String),
+    /// The target waited in line behind this many probes in flight, and the deadline
+    /// came before its turn.
+    NotProbed(usize),
     /// The wait was ended by this signal (SIGTERM, SIGINT).
     Stopped(&'static str),
     /// Some target is unhealthy: its line says why, so this one prints nothing.
@@ -233,6 +239,7 @@ impl Error {
                 | Error::UnsupportedScheme { .. }
                 | Error::UnsetVariable { .. }
                 | Error::NoTargets
+                | Error::TooManyTargets(_)
                 | Error::Conflict(_)
                 | Error::InstallWith(_)
                 | Error::InstallDir { .. }
@@ -339,6 +346,14 @@ impl fmt::Display for Error {
             Error::NoTargets => {
                 f.write_str("no target given (name one, or set HEALTHPROBE_TARGETS)")
             }
+            Error::TooManyTargets(count) => write!(
+                f,
+                "{count} targets: {MAX_TARGETS} at most (run more than one healthprobe)"
+            ),
+            Error::NotProbed(in_flight) => write!(
+                f,
+                "not probed: the deadline came while it waited its turn ({in_flight} probes run at once)"
+            ),
             Error::Conflict(why) => f.write_str(why),
             #[cfg(not(feature = "tls"))]
             Error::NeedsTls(option) => write!(f, "{option} needs {TLS_BUILD}"),

@@ -99,6 +99,14 @@ fn open_self(program: Option<&Path>) -> Result<File, String> {
 /// configuration errors; anything else (a full disk) is a failure to install.
 fn dir_error(dir: &Path, e: &io::Error) -> Error {
     let dir = dir.display().to_string();
+    // ENAMETOOLONG (36 on every Linux architecture): no such directory can exist.
+    // By number: its ErrorKind (InvalidFilename) is newer than our rust-version.
+    if e.raw_os_error() == Some(36) {
+        return Error::InstallDir {
+            dir,
+            reason: "file name too long",
+        };
+    }
     let reason = match e.kind() {
         ErrorKind::NotFound => "no such directory",
         ErrorKind::NotADirectory => "not a directory",

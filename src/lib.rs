@@ -4,6 +4,9 @@
 pub mod cli;
 pub mod config;
 pub mod error;
+/// The fuzz targets' bodies: for tests and the fuzz crate only (`--cfg fuzzing`).
+#[cfg(any(test, fuzzing))]
+pub mod fuzz;
 pub mod install;
 pub mod net;
 pub mod outcome;

@@ -2,7 +2,7 @@
 
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream, ToSocketAddrs};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -23,50 +23,97 @@ pub fn resolve(host: &str, port: u16, deadline: Instant) -> Result<Vec<SocketAdd
             SocketAddr::new(IpAddr::V6(Ipv6Addr::LOCALHOST), port),
         ]);
     }
-    let remaining = deadline.saturating_duration_since(Instant::now());
-    if remaining.is_zero() {
+    if deadline <= Instant::now() {
         return Err(Error::Timeout(Phase::Resolve));
     }
-    // getaddrinfo cannot be interrupted, so it runs on a thread that we stop waiting for
-    // when the deadline passes; the process exits soon after and takes it along.
-    let answer = Arc::new(Mutex::new(None));
-    let slot = Arc::clone(&answer);
-    let waiter = thread::current();
-    let query = (host.to_string(), port);
-    thread::Builder::new()
-        .spawn(move || {
-            let result = query.to_socket_addrs().map(Vec::from_iter);
-            *slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(result);
-            waiter.unpark();
-        })
-        .map_err(|e| resolve_error(host, &e))?;
-    let addrs = loop {
-        if let Some(result) = answer.lock().unwrap_or_else(PoisonError::into_inner).take() {
-            break result.map_err(|e| resolve_error(host, &e))?;
+    let lookup = Lookup::find_or_start(host)?;
+    let mut answer = lookup.answer.lock().unwrap_or_else(PoisonError::into_inner);
+    let ips = loop {
+        if let Some(result) = answer.as_ref() {
+            break result.clone().map_err(|reason| Error::Resolve {
+                host: host.to_string(),
+                reason,
+            })?;
         }
         let remaining = deadline.saturating_duration_since(Instant::now());
         if remaining.is_zero() {
             return Err(Error::Timeout(Phase::Resolve));
         }
-        thread::park_timeout(remaining);
+        answer = lookup
+            .done
+            .wait_timeout(answer, remaining)
+            .unwrap_or_else(PoisonError::into_inner)
+            .0;
     };
-    if addrs.is_empty() {
+    if ips.is_empty() {
         return Err(Error::Resolve {
             host: host.to_string(),
             reason: "no addresses".to_string(),
         });
     }
-    Ok(addrs)
+    Ok(ips
+        .into_iter()
+        .map(|ip| SocketAddr::new(ip, port))
+        .collect())
 }
 
-fn resolve_error(host: &str, e: &io::Error) -> Error {
+/// A getaddrinfo call, shared by everyone who asks for its name while it runs.
+struct Lookup {
+    /// The addresses, or the resolver's reason for having none.
+    answer: Mutex<Option<Result<Vec<IpAddr>, String>>>,
+    done: Condvar,
+}
+
+/// The lookups still running, by name. getaddrinfo cannot be interrupted, so a lookup
+/// that outlives its deadline is left to run; a later attempt of --wait joins it rather
+/// than start another, so that a resolver that never answers costs one thread and one
+/// socket per name, not one per attempt. Process-wide because the attempts are.
+static RUNNING: Mutex<Vec<(String, Arc<Lookup>)>> = Mutex::new(Vec::new());
+
+impl Lookup {
+    /// The running lookup of `name`, or a new one on its own thread.
+    fn find_or_start(name: &str) -> Result<Arc<Lookup>, Error> {
+        let mut running = RUNNING.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((_, lookup)) = running.iter().find(|(each, _)| each == name) {
+            return Ok(Arc::clone(lookup));
+        }
+        let lookup = Arc::new(Lookup {
+            answer: Mutex::new(None),
+            done: Condvar::new(),
+        });
+        let shared = Arc::clone(&lookup);
+        let query = name.to_string();
+        // Refused at a pids limit: said in words, as a lookup here could outlast the deadline.
+        thread::Builder::new()
+            .spawn(move || shared.run(query))
+            .map_err(|_| Error::Resolve {
+                host: name.to_string(),
+                reason: "no thread for the lookup (at the pids limit?)".to_string(),
+            })?;
+        running.push((name.to_string(), Arc::clone(&lookup)));
+        Ok(lookup)
+    }
+
+    fn run(&self, name: String) {
+        // The port is the caller's to add: one lookup serves every port of a name.
+        let result = (name.as_str(), 0)
+            .to_socket_addrs()
+            .map(|addrs| addrs.map(|addr| addr.ip()).collect())
+            .map_err(|e| resolve_reason(&e));
+        // Done: the next attempt asks the resolver afresh.
+        RUNNING
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .retain(|(each, _)| *each != name);
+        *self.answer.lock().unwrap_or_else(PoisonError::into_inner) = Some(result);
+        self.done.notify_all();
+    }
+}
+
+fn resolve_reason(e: &io::Error) -> String {
     let text = e.to_string();
     // std prefixes getaddrinfo's message with "failed to lookup address information: ".
-    let reason = text.rsplit(": ").next().unwrap_or(&text);
-    Error::Resolve {
-        host: host.to_string(),
-        reason: reason.to_string(),
-    }
+    text.rsplit(": ").next().unwrap_or(&text).to_string()
 }
 
 /// Tries every address in turn until one connects.

@@ -3,8 +3,9 @@
 //! and a failed handshake is put in the few words of an output line.
 //! ureq's rustls does the TLS; this module only configures it and reads its errors.
 
-use std::fs::File;
+use std::fs::OpenOptions;
 use std::io::{self, Read};
+use std::os::unix::fs::OpenOptionsExt;
 
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::sign::CertifiedKey;
@@ -16,6 +17,8 @@ use crate::error::Error;
 /// Bundles of every public CA are ~250 KiB; anything far larger is not a PEM file, and
 /// reading it whole (think /dev/zero) would be unbounded.
 const MAX_PEM_FILE: u64 = 1024 * 1024;
+/// open(2)'s O_NONBLOCK, the same on every Linux architecture we build for.
+const O_NONBLOCK: i32 = 0o4000;
 
 /// A file named by an option, and the option or variable that named it, for errors.
 #[derive(Debug)]
@@ -120,9 +123,26 @@ fn certificates(file: &PemFile) -> Result<Vec<Certificate<'static>>, Error> {
 
 /// The PEM items of a file, read with ureq's own parser.
 fn read_pem(file: &PemFile) -> Result<Vec<PemItem<'static>>, Error> {
+    // O_NONBLOCK: opening a FIFO would otherwise wait for a writer, past any deadline.
+    // It changes nothing for a regular file, the only kind read.
+    let opened = OpenOptions::new()
+        .read(true)
+        .custom_flags(O_NONBLOCK)
+        .open(&file.path)
+        .map_err(|e| file.error(format!("cannot read it: {}", read_reason(&e))))?;
+    match opened.metadata() {
+        Ok(metadata) if metadata.is_file() => {}
+        Ok(metadata) if metadata.is_dir() => {
+            return Err(file.error("cannot read it: it is a directory".to_string()));
+        }
+        // A FIFO, socket or device (/dev/zero, /dev/stdin) may never end.
+        Ok(_) => return Err(file.error("not a regular file".to_string())),
+        Err(e) => return Err(file.error(format!("cannot read it: {}", read_reason(&e)))),
+    }
     let mut bytes = Vec::new();
-    File::open(&file.path)
-        .and_then(|opened| opened.take(MAX_PEM_FILE + 1).read_to_end(&mut bytes))
+    opened
+        .take(MAX_PEM_FILE + 1)
+        .read_to_end(&mut bytes)
         .map_err(|e| file.error(format!("cannot read it: {}", read_reason(&e))))?;
     if bytes.len() as u64 > MAX_PEM_FILE {
         return Err(file.error("larger than 1 MiB: not a PEM file".to_string()));

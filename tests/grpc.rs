@@ -362,7 +362,8 @@ fn unusual_but_valid_http2_is_understood() {
     reply.extend(frame(WINDOW_UPDATE, 0, 0, &[0, 0, 0x10, 0]));
     reply.extend(frame(0xfa, 0, 0, b"unknown"));
     reply.extend(frame(GOAWAY, 0, 0, &[0, 0, 0, 1, 0, 0, 0, 0]));
-    let headers = response_headers();
+    // A dynamic table size update where RFC 7541 4.2 allows it: first in the block.
+    let headers = [vec![0x20], response_headers()].concat();
     let (first, rest) = headers.split_at(5);
     let mut padded = vec![3];
     padded.extend(first);
@@ -440,6 +441,27 @@ fn hostile_or_broken_http2_is_unhealthy_with_a_clear_line() {
             "a truncated HPACK block",
             [settings(), frame(HEADERS, END_HEADERS, 1, &[0x3f])].concat(),
             "bad header block from the server: truncated header block",
+        ),
+        (
+            // RFC 9113 6.5: an ACK's payload must be empty (FRAME_SIZE_ERROR).
+            "a SETTINGS ACK with a payload",
+            [settings(), frame(SETTINGS, 1, 0, &[0, 3, 0, 0, 0, 100])].concat(),
+            "SETTINGS ACK with a payload",
+        ),
+        (
+            // RFC 7541 4.2: a size update only at the start of a block.
+            "an HPACK table size update after a field",
+            [
+                settings(),
+                frame(
+                    HEADERS,
+                    END_HEADERS,
+                    1,
+                    &[block(&[(":status", "200")]), vec![0x20]].concat(),
+                ),
+            ]
+            .concat(),
+            "bad header block from the server: table size update after a header field",
         ),
         (
             "an HPACK index out of range",

@@ -33,6 +33,7 @@ mod hostile;
 mod https_without_tls;
 mod install;
 mod k8s_example;
+mod limits;
 mod matrix;
 mod memcached;
 mod mistakes;

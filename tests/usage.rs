@@ -190,6 +190,14 @@ fn bad_urls_exit_64_naming_the_target() {
             .stderr("credentials"),
         case("http://local host/", "the host may hold only"),
         case("http://localhost/a b", "percent-encode"),
+        // The HTTP client refuses these unencoded: a usage error, not "cannot build the request".
+        case(
+            "http://localhost/<a>",
+            "'<' is not allowed in a URL; percent-encode it",
+        ),
+        case("http://localhost/a>", "'>' is not allowed in a URL"),
+        case("http://localhost/`id`", "'`' is not allowed in a URL"),
+        case("http://localhost/?q=\"x\"", "'\"' is not allowed in a URL"),
         case("tcp://localhost", "a port is required"),
         case("tcp://localhost:5432/db", "takes no path"),
         case("tcp://:5432", "the host is empty"),

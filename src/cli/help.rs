@@ -83,6 +83,7 @@ Options (each also read from the variable in brackets; the command line wins):
                              same environment; ARGS are passed as they are); a CMD
                              that is not found or not executable exits 64
   Targets also come from HEALTHPROBE_TARGETS (space-separated) when none are given.
+  256 targets at most; 32 are probed at once, the rest in turn under the same deadline.
   DUR is 250ms, 3s, 1.5s, 1m30s, 1h (a day at most), or a number of seconds (600
   at most for --timeout and --connect-timeout: 5000 is surely 5000ms).
   An empty variable counts as unset; an unknown HEALTHPROBE_* one is an error.

@@ -5,7 +5,7 @@
 //! then closes the TCP connection: a polite Connection.Close needs a login first.
 //! User, password and vhost in the URL are accepted and ignored.
 
-use super::wire::{Wire, other_protocol, quote};
+use super::wire::{Connection, Wire, other_protocol, quote};
 use super::{Answer, Budget, Kind, Report, Verdict, open};
 use crate::config::HttpOptions;
 use crate::error::{Error, Phase};
@@ -37,13 +37,24 @@ const MAX_FRAME: usize = 8 * 1024;
 /// Product and version are shown up to this many bytes each.
 const MAX_PROPERTY: usize = 40;
 
-fn probe(target: &Target, _: &HttpOptions, budget: &Budget, report: &mut Report) -> Answer {
-    let mut wire = Wire::new(
+fn probe(target: &Target, options: &HttpOptions, budget: &Budget, report: &mut Report) -> Answer {
+    let wire = Wire::new(
         open(target, budget, report)?,
         budget,
         "an AMQP server",
         "amqp://",
     );
+    converse(wire, target, options, budget, report)
+}
+
+/// The conversation once connected; the fuzz targets (src/fuzz.rs) hold it over bytes.
+pub(crate) fn converse<S: Connection>(
+    mut wire: Wire<S>,
+    _: &Target,
+    _: &HttpOptions,
+    budget: &Budget,
+    report: &mut Report,
+) -> Answer {
     wire.send(PROTOCOL_HEADER, SENDING)?;
     let mut frame = [0u8; FRAME_HEADER + MAX_FRAME + 1];
     // Eight bytes: a frame header and its first byte, or a whole protocol header.

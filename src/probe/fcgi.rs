@@ -6,7 +6,7 @@
 //! --header are not sent.
 
 use super::http::BODY_LIMIT;
-use super::wire::{Wire, other_protocol, quote, stranger};
+use super::wire::{Connection, Wire, other_protocol, quote, stranger};
 use super::{Answer, Budget, Kind, Report, Verdict, open};
 use crate::config::HttpOptions;
 use crate::error::{Error, Phase};
@@ -61,12 +61,23 @@ const MAX_STDERR: usize = 512;
 const MAX_READ: usize = 256 * 1024;
 
 fn probe(target: &Target, options: &HttpOptions, budget: &Budget, report: &mut Report) -> Answer {
-    let mut wire = Wire::new(
+    let wire = Wire::new(
         open(target, budget, report)?,
         budget,
         "a FastCGI server",
         "fcgi://",
     );
+    converse(wire, target, options, budget, report)
+}
+
+/// The conversation once connected; the fuzz targets (src/fuzz.rs) hold it over bytes.
+pub(crate) fn converse<S: Connection>(
+    mut wire: Wire<S>,
+    target: &Target,
+    options: &HttpOptions,
+    budget: &Budget,
+    report: &mut Report,
+) -> Answer {
     wire.send(&request(&target.path), SENDING)?;
     report.note(budget, "sent the request");
     let response = read_response(&mut wire)?;
@@ -132,7 +143,7 @@ struct Response {
 }
 
 /// Reads records until END_REQUEST, or until MAX_STDOUT of output or MAX_READ in all.
-fn read_response(wire: &mut Wire) -> Result<Response, Error> {
+fn read_response<S: Connection>(wire: &mut Wire<S>) -> Result<Response, Error> {
     let mut response = Response::default();
     let mut record = vec![0u8; MAX_RECORD];
     let mut read = 0;

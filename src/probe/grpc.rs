@@ -3,9 +3,10 @@
 //! answer is SERVING, as for grpc-health-probe: NOT_SERVING, UNKNOWN, SERVICE_UNKNOWN and
 //! any gRPC status but OK are unhealthy, each named in the line.
 
-mod h2;
-mod hpack;
+pub(crate) mod h2;
+pub(crate) mod hpack;
 
+use std::io::{Read, Write};
 use std::time::Instant;
 
 use super::{Answer, Budget, Kind, Report, Verdict, open};
@@ -56,14 +57,25 @@ const MAX_REPLY: usize = 16 * 1024;
 
 fn probe(target: &Target, options: &HttpOptions, budget: &Budget, report: &mut Report) -> Answer {
     let stream = open(target, budget, report)?;
-    let service = service(target);
-    let headers = request_headers(target, options, budget.deadline);
     // grpcs:// (the TLS build) would wrap this stream in TLS with ALPN "h2" and send
     // :scheme https; the exchange needs nothing but Read + Write.
     let stream = DeadlineStream {
         stream,
         deadline: budget.deadline,
     };
+    converse(stream, target, options, budget, report)
+}
+
+/// The call once connected; the fuzz targets (src/fuzz.rs) hold it over bytes in memory.
+pub(crate) fn converse<S: Read + Write>(
+    stream: S,
+    target: &Target,
+    options: &HttpOptions,
+    budget: &Budget,
+    report: &mut Report,
+) -> Answer {
+    let service = service(target);
+    let headers = request_headers(target, options, budget.deadline);
     let reply = h2::exchange(
         stream,
         &headers,

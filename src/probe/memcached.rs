@@ -2,7 +2,7 @@
 //! without a login (text protocol); healthy iff the reply is `VERSION x.y.z`. An
 //! `ERROR`, `SERVER_ERROR ...` or `CLIENT_ERROR ...` reply is unhealthy and quoted.
 
-use super::wire::{Wire, other_protocol, quote};
+use super::wire::{Connection, Wire, other_protocol, quote};
 use super::{Answer, Budget, Kind, Report, Verdict, open};
 use crate::config::HttpOptions;
 use crate::error::{Error, Phase};
@@ -29,13 +29,24 @@ const MAX_LINE: usize = 512;
 /// The version is shown up to this many bytes.
 const MAX_VERSION: usize = 60;
 
-fn probe(target: &Target, _: &HttpOptions, budget: &Budget, report: &mut Report) -> Answer {
-    let mut wire = Wire::new(
+fn probe(target: &Target, options: &HttpOptions, budget: &Budget, report: &mut Report) -> Answer {
+    let wire = Wire::new(
         open(target, budget, report)?,
         budget,
         "a memcached server",
         "memcached://",
     );
+    converse(wire, target, options, budget, report)
+}
+
+/// The conversation once connected; the fuzz targets (src/fuzz.rs) hold it over bytes.
+pub(crate) fn converse<S: Connection>(
+    mut wire: Wire<S>,
+    _: &Target,
+    _: &HttpOptions,
+    budget: &Budget,
+    report: &mut Report,
+) -> Answer {
     wire.send(b"version\r\n", SENDING)?;
     let mut buffer = [0u8; MAX_LINE];
     let mut filled = 0;

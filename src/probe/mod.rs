@@ -13,7 +13,7 @@ pub mod nats;
 pub mod postgres;
 pub mod redis;
 pub mod tcp;
-mod wire;
+pub(crate) mod wire;
 
 #[cfg(test)]
 mod syntax_tests;
@@ -21,6 +21,7 @@ mod syntax_tests;
 use std::fmt::Write;
 use std::net::{SocketAddr, TcpStream};
 use std::panic;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 use std::time::Instant;
 
@@ -161,27 +162,79 @@ pub fn open(target: &Target, budget: &Budget, report: &mut Report) -> Result<Tcp
     Ok(stream)
 }
 
-/// Probes every target at once (one thread each), in the order given.
+/// The most probes in flight at once: each is a thread with its own buffers, and a
+/// container's pids limit counts threads. 32 keep 100 targets under 4 MB of RSS.
+pub const MAX_IN_FLIGHT: usize = 32;
+
+/// Probes every target, up to MAX_IN_FLIGHT at once, under the one deadline, and returns
+/// the outcomes in the order given. The current thread probes too, so a refused spawn (a
+/// pids limit, RLIMIT_NPROC) only means fewer workers: with none, it probes them all in turn.
 pub fn run_all(config: &Config, budget: Budget) -> Vec<Outcome> {
-    match config.targets.as_slice() {
+    let targets = config.targets.as_slice();
+    if let [target] = targets {
         // The common case needs no thread.
-        [target] => vec![run(target, config, budget)],
-        targets => thread::scope(|scope| {
-            let handles: Vec<_> = targets
-                .iter()
-                .map(|target| scope.spawn(move || run(target, config, budget)))
-                .collect();
+        return vec![run(target, config, budget)];
+    }
+    let next = AtomicUsize::new(0);
+    let work = || take_turns(targets, &next, config, budget);
+    let outcomes: Vec<(usize, Outcome)> = thread::scope(|scope| {
+        let workers: Vec<_> = (1..targets.len().min(MAX_IN_FLIGHT))
+            .map_while(|_| thread::Builder::new().spawn_scoped(scope, work).ok())
+            .collect();
+        let mut outcomes = work();
+        for worker in workers {
             // A panic is a bug: it goes on up as it would in the release build (which
             // aborts), never into an "unhealthy" line that a test would take for an answer.
-            handles
-                .into_iter()
-                .map(|handle| {
-                    handle
-                        .join()
-                        .unwrap_or_else(|panic| panic::resume_unwind(panic))
-                })
-                .collect()
-        }),
+            outcomes.extend(
+                worker
+                    .join()
+                    .unwrap_or_else(|panic| panic::resume_unwind(panic)),
+            );
+        }
+        outcomes
+    });
+    // Back in the order given: each into its slot (a sort would cost 2 KB of binary).
+    let mut ordered: Vec<Option<Outcome>> = targets.iter().map(|_| None).collect();
+    for (index, outcome) in outcomes {
+        ordered[index] = Some(outcome);
+    }
+    ordered.into_iter().flatten().collect()
+}
+
+/// One worker: takes the next target in line until none is left. A target whose turn
+/// comes after the (connect) deadline is not probed, and its line says so.
+fn take_turns(
+    targets: &[Target],
+    next: &AtomicUsize,
+    config: &Config,
+    budget: Budget,
+) -> Vec<(usize, Outcome)> {
+    let mut outcomes = Vec::new();
+    loop {
+        let index = next.fetch_add(1, Ordering::Relaxed);
+        let Some(target) = targets.get(index) else {
+            return outcomes;
+        };
+        // Past the connect deadline a probe could only time out connecting: say why.
+        let outcome = if Instant::now() < budget.connect_deadline {
+            run(target, config, budget)
+        } else {
+            not_probed(target, config, budget)
+        };
+        outcomes.push((index, outcome));
+    }
+}
+
+fn not_probed(target: &Target, config: &Config, budget: Budget) -> Outcome {
+    Outcome {
+        target: target.text.clone(),
+        healthy: false,
+        summary: describe(&Error::NotProbed(MAX_IN_FLIGHT)),
+        peer: None,
+        via_proxy: false,
+        elapsed: budget.start.elapsed(),
+        trace: Vec::new(),
+        caveat: config.http.caveat(target),
     }
 }
 
@@ -209,7 +262,7 @@ pub fn run(target: &Target, config: &Config, budget: Budget) -> Outcome {
 
 /// The error's text, grown once: to_string() starts empty and reallocates as the text
 /// grows, which made a refused connection cost more than a healthy probe.
-fn describe(error: &Error) -> String {
+pub(crate) fn describe(error: &Error) -> String {
     let mut text = String::with_capacity(128);
     let _ = write!(text, "{error}");
     text

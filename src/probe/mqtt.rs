@@ -2,7 +2,7 @@
 //! `healthprobe-PID`, no credentials), then DISCONNECT. Healthy iff the CONNACK's return
 //! code is 0 (accepted); codes 1-5 are named, as the standard names them, and unhealthy.
 
-use super::wire::{Wire, other_protocol};
+use super::wire::{Connection, Wire, other_protocol};
 use super::{Answer, Budget, Kind, Report, Verdict, open};
 use crate::config::HttpOptions;
 use crate::error::Phase;
@@ -34,13 +34,24 @@ const REFUSALS: [&str; 5] = [
     "not authorized",
 ];
 
-fn probe(target: &Target, _: &HttpOptions, budget: &Budget, report: &mut Report) -> Answer {
-    let mut wire = Wire::new(
+fn probe(target: &Target, options: &HttpOptions, budget: &Budget, report: &mut Report) -> Answer {
+    let wire = Wire::new(
         open(target, budget, report)?,
         budget,
         "an MQTT server",
         "mqtt://",
     );
+    converse(wire, target, options, budget, report)
+}
+
+/// The conversation once connected; the fuzz targets (src/fuzz.rs) hold it over bytes.
+pub(crate) fn converse<S: Connection>(
+    mut wire: Wire<S>,
+    _: &Target,
+    _: &HttpOptions,
+    budget: &Budget,
+    report: &mut Report,
+) -> Answer {
     wire.send(
         &connect(&format!("healthprobe-{}", std::process::id())),
         SENDING,

@@ -4,7 +4,7 @@
 //! connections, 1129 host blocked) is unhealthy and quoted. Nothing is sent, so no
 //! credentials are needed: user, password and database in the URL are ignored.
 
-use super::wire::{Wire, other_protocol, quote};
+use super::wire::{Connection, Wire, other_protocol, quote};
 use super::{Answer, Budget, Kind, Report, Verdict, open};
 use crate::config::HttpOptions;
 use crate::error::{Error, Phase};
@@ -33,13 +33,24 @@ const MAX_VERSION: usize = 60;
 const HANDSHAKE_V10: u8 = 0x0a;
 const ERROR_PACKET: u8 = 0xff;
 
-fn probe(target: &Target, _: &HttpOptions, budget: &Budget, report: &mut Report) -> Answer {
-    let mut wire = Wire::new(
+fn probe(target: &Target, options: &HttpOptions, budget: &Budget, report: &mut Report) -> Answer {
+    let wire = Wire::new(
         open(target, budget, report)?,
         budget,
         "a MySQL server",
         "mysql://",
     );
+    converse(wire, target, options, budget, report)
+}
+
+/// The conversation once connected; the fuzz targets (src/fuzz.rs) hold it over bytes.
+pub(crate) fn converse<S: Connection>(
+    mut wire: Wire<S>,
+    _: &Target,
+    _: &HttpOptions,
+    budget: &Budget,
+    report: &mut Report,
+) -> Answer {
     let mut packet = [0u8; MAX_GREETING];
     // A packet: 3-byte little-endian payload length, sequence number 0, then the payload.
     let filled = wire.fill(&mut packet, 0, 4, AWAITING)?;

@@ -4,7 +4,7 @@
 //! when the greeting names them; `-ERR ...` instead (maximum connections exceeded) is
 //! unhealthy and quoted.
 
-use super::wire::{Wire, other_protocol, quote};
+use super::wire::{Connection, Wire, other_protocol, quote};
 use super::{Answer, Budget, Kind, Report, Verdict, open};
 use crate::config::HttpOptions;
 use crate::error::{Error, Phase};
@@ -31,13 +31,24 @@ const MAX_LINE: usize = 8192;
 /// A name or version is shown up to this many bytes.
 const MAX_FIELD: usize = 60;
 
-fn probe(target: &Target, _: &HttpOptions, budget: &Budget, report: &mut Report) -> Answer {
-    let mut wire = Wire::new(
+fn probe(target: &Target, options: &HttpOptions, budget: &Budget, report: &mut Report) -> Answer {
+    let wire = Wire::new(
         open(target, budget, report)?,
         budget,
         "a NATS server",
         "nats://",
     );
+    converse(wire, target, options, budget, report)
+}
+
+/// The conversation once connected; the fuzz targets (src/fuzz.rs) hold it over bytes.
+pub(crate) fn converse<S: Connection>(
+    mut wire: Wire<S>,
+    _: &Target,
+    _: &HttpOptions,
+    budget: &Budget,
+    report: &mut Report,
+) -> Answer {
     let mut buffer = [0u8; MAX_LINE];
     let mut filled = 0;
     let end = loop {

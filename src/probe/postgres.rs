@@ -3,7 +3,7 @@
 //! connections right now (SQLSTATE 57P03 and kin), is up. No password is ever sent, and
 //! no TLS is negotiated: pg_isready's answer does not depend on either.
 
-use super::wire::{Wire, other_protocol, quote};
+use super::wire::{Connection, Wire, other_protocol, quote};
 use super::{Answer, Budget, Kind, Report, Verdict, open};
 use crate::config::HttpOptions;
 use crate::error::{Error, Phase};
@@ -33,13 +33,24 @@ const DEFAULT_USER: &str = "postgres";
 /// a standby without hot_standby), or is being shut down (57P01, 57P02) as we connect.
 const NOT_ACCEPTING: [&str; 3] = ["57P03", "57P01", "57P02"];
 
-fn probe(target: &Target, _: &HttpOptions, budget: &Budget, report: &mut Report) -> Answer {
-    let mut wire = Wire::new(
+fn probe(target: &Target, options: &HttpOptions, budget: &Budget, report: &mut Report) -> Answer {
+    let wire = Wire::new(
         open(target, budget, report)?,
         budget,
         "a PostgreSQL server",
         "postgres://",
     );
+    converse(wire, target, options, budget, report)
+}
+
+/// The conversation once connected; the fuzz targets (src/fuzz.rs) hold it over bytes.
+pub(crate) fn converse<S: Connection>(
+    mut wire: Wire<S>,
+    target: &Target,
+    _: &HttpOptions,
+    budget: &Budget,
+    report: &mut Report,
+) -> Answer {
     let user = target.user.as_deref().unwrap_or(DEFAULT_USER);
     let database = target.database.as_deref().unwrap_or(user);
     wire.send(&startup_message(user, database), SENDING)?;

@@ -3,7 +3,7 @@
 //! data (-LOADING), busy with a script (-BUSY) or a replica cut off from its master
 //! (-MASTERDOWN) answers with an error instead, which the line quotes.
 
-use super::wire::{Wire, other_protocol, quote};
+use super::wire::{Connection, Wire, other_protocol, quote};
 use super::{Answer, Budget, Kind, Report, Verdict, open};
 use crate::config::HttpOptions;
 use crate::error::{Error, Phase};
@@ -41,13 +41,24 @@ const AWAITING_PING: Phase = Phase::Protocol("awaiting the reply to PING");
 /// A reply line (+PONG, -LOADING ...) is short: one longer than this is not Redis.
 const MAX_LINE: usize = 1024;
 
-fn probe(target: &Target, _: &HttpOptions, budget: &Budget, report: &mut Report) -> Answer {
-    let mut wire = Wire::new(
+fn probe(target: &Target, options: &HttpOptions, budget: &Budget, report: &mut Report) -> Answer {
+    let wire = Wire::new(
         open(target, budget, report)?,
         budget,
         "a Redis server",
         "redis://",
     );
+    converse(wire, target, options, budget, report)
+}
+
+/// The conversation once connected; the fuzz targets (src/fuzz.rs) hold it over bytes.
+pub(crate) fn converse<S: Connection>(
+    mut wire: Wire<S>,
+    target: &Target,
+    _: &HttpOptions,
+    budget: &Budget,
+    report: &mut Report,
+) -> Answer {
     let password = target.password.as_ref().map(|secret| secret.expose());
     // What no quoted reply may hold: the password first, then the user name.
     let credentials: Vec<&str> = match password {
@@ -197,7 +208,11 @@ impl Default for Lines {
 
 impl Lines {
     /// The next line, without its CRLF; None when it is longer than the buffer.
-    fn next(&mut self, wire: &mut Wire, phase: Phase) -> Result<Option<&[u8]>, Error> {
+    fn next<S: Connection>(
+        &mut self,
+        wire: &mut Wire<S>,
+        phase: Phase,
+    ) -> Result<Option<&[u8]>, Error> {
         loop {
             let pending = &self.buffer[self.start..self.end];
             if let Some(at) = pending.windows(2).position(|pair| pair == b"\r\n") {

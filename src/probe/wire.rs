@@ -18,8 +18,24 @@ const STRANGER_MAX: usize = 48;
 /// Of the first bytes a server sends, this many are kept to name its protocol.
 const FIRST_BYTES: usize = 16;
 
-pub struct Wire {
-    stream: DeadlineStream,
+/// What a probe converses over: the TCP connection under the deadline in the binary, a
+/// scripted server's bytes in memory under the fuzz targets (src/fuzz.rs).
+pub trait Connection: Read + Write {
+    /// Ends our side politely, where the connection has such a thing.
+    fn finish(&mut self) {}
+}
+
+impl Connection for DeadlineStream {
+    /// A FIN, so the server logs no aborted connection where it can help it.
+    fn finish(&mut self) {
+        self.stream.shutdown(Shutdown::Write).ok();
+    }
+}
+
+/// Generic over the connection so that the fuzz targets run the probes' own code;
+/// the binary has only `Wire<DeadlineStream>`, so the code it runs is the same.
+pub struct Wire<S = DeadlineStream> {
+    stream: S,
     /// What the kind expects ("a Redis server") and its scheme ("redis://"), to name a
     /// server of another protocol that leaves a read waiting or closes.
     expected: &'static str,
@@ -35,11 +51,18 @@ impl Wire {
         expected: &'static str,
         scheme: &'static str,
     ) -> Wire {
+        let stream = DeadlineStream {
+            stream,
+            deadline: budget.deadline,
+        };
+        Wire::over(stream, expected, scheme)
+    }
+}
+
+impl<S: Connection> Wire<S> {
+    pub fn over(stream: S, expected: &'static str, scheme: &'static str) -> Wire<S> {
         Wire {
-            stream: DeadlineStream {
-                stream,
-                deadline: budget.deadline,
-            },
+            stream,
             expected,
             scheme,
             first: [0; FIRST_BYTES],
@@ -94,9 +117,9 @@ impl Wire {
         }
     }
 
-    /// Closes with a FIN, so the server logs no aborted connection where it can help it.
-    pub fn close(self) {
-        self.stream.stream.shutdown(Shutdown::Write).ok();
+    /// Closes our side (with a FIN, on TCP).
+    pub fn close(mut self) {
+        self.stream.finish();
     }
 }
 

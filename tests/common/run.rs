@@ -87,6 +87,11 @@ pub const GNU_TIME: &str = "/usr/bin/time";
 
 /// Runs healthprobe under GNU time: the run, and the child's peak RSS in KiB.
 pub fn probe_measured(args: &[&str]) -> (Run, u64) {
+    measured(Path::new(BIN), args)
+}
+
+/// Runs `binary` (a healthprobe build) under GNU time: the run, and its peak RSS in KiB.
+pub fn measured(binary: &Path, args: &[&str]) -> (Run, u64) {
     assert!(
         Path::new(GNU_TIME).exists(),
         "{GNU_TIME} is needed to measure memory: apt-get install time"
@@ -102,7 +107,7 @@ pub fn probe_measured(args: &[&str]) -> (Run, u64) {
         .arg("%M")
         .arg("-o")
         .arg(&report)
-        .arg(BIN)
+        .arg(binary)
         .args(args)
         .env_clear();
     let run = run(command);

@@ -301,6 +301,10 @@ impl<S: Read + Write> Connection<S> {
     /// may set, and our request within the initial window), so they only need an ACK.
     fn on_settings(&mut self, frame: &Frame) -> Result<(), Error> {
         if frame.flags & ACK != 0 {
+            // RFC 9113 6.5: an ACK carries nothing; one that does is a broken peer.
+            if !frame.payload.is_empty() {
+                return Err(protocol_error("SETTINGS ACK with a payload"));
+            }
             return Ok(());
         }
         if frame.stream != 0 || frame.payload.len() % 6 != 0 {

@@ -79,7 +79,11 @@ impl Decoder {
                 self.insert(field.clone());
                 field
             } else if first & 0x20 != 0 {
-                // 001x xxxx: dynamic table size update.
+                // 001x xxxx: dynamic table size update. RFC 7541 4.2 allows it only at
+                // the start of a block; later, it is an encoder bug we do not guess around.
+                if !fields.is_empty() {
+                    return Err("table size update after a header field");
+                }
                 let size = integer(&mut input, 5)?;
                 if size > self.limit {
                     return Err("table size update beyond our SETTINGS_HEADER_TABLE_SIZE");

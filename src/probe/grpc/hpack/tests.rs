@@ -157,7 +157,7 @@ fn encodes_literals_that_decode_back() {
 
 #[test]
 fn rejects_hostile_blocks_without_panicking() {
-    let cases: [(&str, &[u8]); 9] = [
+    let cases: [(&str, &[u8]); 10] = [
         ("index 0", &[0x80]),
         ("index beyond the dynamic table", &[0xbe]),
         ("truncated header block", &[0x3f]),
@@ -167,6 +167,8 @@ fn rejects_hostile_blocks_without_panicking() {
             "table size update beyond our SETTINGS_HEADER_TABLE_SIZE",
             &[0x3f, 0xe2, 0x1f],
         ),
+        // Static index 8 (:status 200), then a size update: too late (RFC 7541 4.2).
+        ("table size update after a header field", &[0x88, 0x20]),
         ("invalid Huffman padding", &[0x00, 0x81, 0x00, 0x00]),
         (
             "EOS in a Huffman-coded string",
@@ -178,6 +180,13 @@ fn rejects_hostile_blocks_without_panicking() {
         let result = Decoder::new(4096).decode(block, 1 << 16);
         assert_eq!(result, Err(expected), "{block:02x?}");
     }
+}
+
+#[test]
+fn size_updates_at_the_start_of_a_block_are_taken() {
+    // Two updates (shrink, then grow back), as RFC 7541 4.2 allows, then :status 200.
+    let decoded = Decoder::new(4096).decode(&[0x20, 0x3f, 0xe1, 0x1f, 0x88], 1 << 16);
+    assert_eq!(text(&decoded.unwrap()), pairs(&[(":status", "200")]));
 }
 
 #[test]
