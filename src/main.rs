@@ -25,20 +25,28 @@ use healthprobe::{install, probe, sys, wait};
 #[cfg_attr(not(test), unsafe(no_mangle))]
 extern "C" fn main(argc: c_int, argv: *const *const c_char) -> c_int {
     let start = Instant::now();
-    sys::start_up();
+    let environment = sys::start_up();
     // SAFETY: libc hands main `argc` valid NUL-terminated strings in `argv`.
     let mut args = unsafe { sys::arguments(argc, argv) };
     let program = (!args.is_empty()).then(|| args.remove(0));
-    c_int::from(run(program, args, start))
+    c_int::from(run(program, args, environment, start))
 }
 
 /// Parses, probes, prints one line per target and returns the exit code (or becomes
 /// the `-- CMD`). Output errors (a closed pipe) are ignored: the exit code is the answer.
-fn run(program: Option<OsString>, args: Vec<OsString>, start: Instant) -> u8 {
-    let (env, ours) = cli::process_env();
+fn run(
+    program: Option<OsString>,
+    args: Vec<OsString>,
+    environment: sys::Environment,
+    start: Instant,
+) -> u8 {
+    let parsed = {
+        let (env, ours) = cli::process_env(&environment);
+        cli::parse(args, &env, &ours, probe::KINDS)
+    };
     let mut stdout = std::io::stdout().lock();
     let mut stderr = std::io::stderr().lock();
-    let config: Arc<Config> = match cli::parse(args, &env, &ours, probe::KINDS) {
+    let config: Arc<Config> = match parsed {
         Ok(Command::Probe(config)) => Arc::from(config),
         Ok(Command::Help) => {
             let _ = stdout.write_all(cli::HELP.as_bytes());
@@ -111,6 +119,8 @@ fn run(program: Option<OsString>, args: Vec<OsString>, start: Instant) -> u8 {
     }
     if let Some(command) = &config.exec {
         drop(stdout);
+        // CMD gets the environment we got (execvp reads its PATH from it too).
+        environment.restore();
         let error = wait::exec(command);
         let _ = writeln!(stderr, "healthprobe: {error}");
         return error.exit_code();
