@@ -45,6 +45,8 @@ mod redis;
 mod request;
 #[cfg(not(feature = "tls"))]
 mod static_binary;
+#[cfg(not(feature = "tls"))]
+mod static_binary_small;
 mod status;
 #[cfg(not(feature = "tls"))]
 mod swarm;
