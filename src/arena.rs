@@ -113,7 +113,9 @@ unsafe impl<const SIZE: usize> GlobalAlloc for Arena<SIZE> {
             // SAFETY: the system allocator's block, with the caller's promises.
             return unsafe { System.realloc(block, layout, new_size) };
         };
-        if self.resize_last(offset + layout.size(), offset + new_size) {
+        // The last block grows or shrinks in place; any other shrinks in place too.
+        if new_size <= layout.size() || self.resize_last(offset + layout.size(), offset + new_size)
+        {
             return block;
         }
         // SAFETY: the caller promises a valid new size for this alignment.

@@ -1,7 +1,8 @@
-//! The only unsafe code (but for src/main.rs's C `main`, which calls in here): argv, the
-//! C environment (taken aside at start-up, scanned, handed back for exec), signal(3) and
-//! the check of fds 0-2 that std's start-up would have done. Everything here is a thin function over one libc call; the rest of the crate is
-//! `#![deny(unsafe_code)]`.
+//! The only unsafe code (but for src/main.rs's C `main`, which calls in here, and the
+//! allocator, src/arena.rs): argv, the C environment (taken aside at start-up, scanned,
+//! handed back for exec), signal(3) and the check of fds 0-2 that std's start-up would
+//! have done. Everything here is a thin function over one libc call; the rest of the
+//! crate is `#![deny(unsafe_code)]`.
 #![allow(unsafe_code)]
 
 use std::ffi::{CStr, OsStr, OsString, c_char, c_int};
