@@ -20,13 +20,10 @@ mod values;
 pub use help::HELP;
 use options::{
     BODY_CONTAINS, CACERT, CERT, CONNECT_TIMEOUT, HEADER, HELP as HELP_OPTION, INSECURE, INSTALL,
-    INTERVAL, KEY, METHOD, Options, PROXY, QUIET, STATUS, Setting, TIMEOUT, USER_AGENT, VERBOSE,
-    VERSION, WAIT, argument_error, check_variables,
+    INTERVAL, KEY, METHOD, Options, PROXY, QUIET, STATUS, TIMEOUT, USER_AGENT, VERBOSE, VERSION,
+    WAIT, argument_error, check_variables,
 };
-use values::{
-    Bare, header_value, non_empty_line, parse_header, parse_method, parse_proxy,
-    without_credentials,
-};
+use values::{Bare, header_value, non_empty_line, parse_header, parse_method, parse_proxy};
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(3);
 const DEFAULT_INTERVAL: Duration = Duration::from_secs(1);
@@ -149,13 +146,13 @@ pub fn parse(
     let proxy = options
         .value(&PROXY)?
         .map(|setting| {
-            // The error line goes to logs and `docker inspect`: never the password.
-            let redacted = Setting {
-                text: without_credentials(&setting.text),
-                source: setting.source.clone(),
-            };
+            // The error quotes it with its userinfo masked (Setting::new).
             parse_proxy(&setting.text)
-                .ok_or_else(|| redacted.invalid("an http://[USER:PASS@]HOST:PORT proxy URL"))
+                .ok_or_else(|| {
+                    setting.invalid(
+                        "an http://[USER:PASS@]HOST:PORT proxy URL ('/', '?' and '#' in USER:PASS percent-encoded)",
+                    )
+                })
         })
         .transpose()?;
     let cacert = options.value(&CACERT)?;
@@ -273,15 +270,16 @@ pub fn parse(
 /// that a bad one is a usage error.
 #[cfg(feature = "tls")]
 fn tls_config(
-    cacert: Option<Setting>,
-    client_cert: Option<Setting>,
-    client_key: Option<Setting>,
+    cacert: Option<options::Setting>,
+    client_cert: Option<options::Setting>,
+    client_key: Option<options::Setting>,
     insecure: bool,
 ) -> Result<ureq::tls::TlsConfig, Error> {
     use crate::tls::{self, PemFile};
-    let file = |setting: Setting| PemFile {
+    let file = |setting: options::Setting| PemFile {
         source: setting.source,
         path: setting.text,
+        quoted: setting.quoted,
     };
     let client = match (client_cert, client_key) {
         (Some(cert), Some(key)) => Some((file(cert), file(key))),

@@ -96,6 +96,8 @@ pub enum Error {
         target: String,
         reason: String,
     },
+    /// A variable whose value is not UTF-8: named, its value never shown.
+    NotUtf8(String),
     /// `supported` comes from probe::KINDS; it is ours, so it is never cut short.
     UnsupportedScheme {
         target: String,
@@ -227,6 +229,7 @@ impl Error {
                 | Error::MissingValue(_)
                 | Error::InvalidValue { .. }
                 | Error::InvalidTarget { .. }
+                | Error::NotUtf8(_)
                 | Error::UnsupportedScheme { .. }
                 | Error::UnsetVariable { .. }
                 | Error::NoTargets
@@ -273,7 +276,7 @@ impl fmt::Display for Error {
                 }
             }
             Error::RepeatedOption(option) => {
-                write!(f, "option '{option}' is given more than once")
+                write!(f, "option '{}' is given more than once", Quoted(option))
             }
             Error::UnknownVariable { name, nearest } => {
                 write!(f, "unknown variable {}", Quoted(name))?;
@@ -309,6 +312,11 @@ impl fmt::Display for Error {
                 Quoted(source),
                 Quoted(value)
             ),
+            Error::NotUtf8(name) => write!(
+                f,
+                "{}: not valid UTF-8 (its value is not shown)",
+                Quoted(name)
+            ),
             Error::InvalidTarget { target, reason } => {
                 write!(f, "target '{}': {}", Quoted(target), Quoted(reason))
             }
@@ -316,12 +324,13 @@ impl fmt::Display for Error {
                 target,
                 scheme,
                 supported,
-            } => write!(
-                f,
-                "target '{}': unsupported scheme '{}' (supported: {supported})",
-                Quoted(target),
-                Quoted(scheme)
-            ),
+            } => {
+                write!(f, "target '{}': unsupported scheme", Quoted(target))?;
+                if !scheme.is_empty() {
+                    write!(f, " '{}'", Quoted(scheme))?;
+                }
+                write!(f, " (supported: {supported})")
+            }
             Error::UnsetVariable { name, source } => write!(
                 f,
                 "{}: variable '{name}' is not set (write ${{{name}:-default}} to give a default)",
@@ -338,19 +347,31 @@ impl fmt::Display for Error {
                 source,
                 path,
                 reason,
-            } => write!(f, "{source} '{path}': {reason}"),
+            } => write!(f, "{source} '{}': {}", Quoted(path), Quoted(reason)),
             Error::MissingCommand => {
                 f.write_str("'--' must be followed by the command to run once healthy")
             }
-            Error::Command { program, reason } => write!(f, "cannot run '{program}': {reason}"),
+            Error::Command { program, reason } => {
+                write!(f, "cannot run '{}': {reason}", Quoted(program))
+            }
             Error::InstallWith(argument) => {
                 write!(
                     f,
-                    "--install DIR takes no other argument (got '{argument}')"
+                    "--install DIR takes no other argument (got '{}')",
+                    Quoted(argument)
                 )
             }
-            Error::InstallDir { dir, reason } => write!(f, "cannot install into '{dir}': {reason}"),
-            Error::Install { dir, reason } => write!(f, "cannot install into '{dir}': {reason}"),
+            Error::InstallDir { dir, reason } => {
+                write!(f, "cannot install into '{}': {reason}", Quoted(dir))
+            }
+            Error::Install { dir, reason } => {
+                write!(
+                    f,
+                    "cannot install into '{}': {}",
+                    Quoted(dir),
+                    Quoted(reason)
+                )
+            }
             Error::Timeout(phase) => write!(f, "timed out {phase}"),
             Error::SentNothing(phase) => {
                 write!(f, "timed out {phase} (the server sent nothing)")

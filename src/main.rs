@@ -14,6 +14,7 @@ use healthprobe::arena::Arena;
 use healthprobe::cli::{self, Command};
 use healthprobe::config::Config;
 use healthprobe::error::Error;
+use healthprobe::outcome::{MAX_LINE, PREFIX, bounded, fit};
 use healthprobe::{install, probe, sys, wait};
 
 /// A bump arena in front of musl's allocator, whose malloc and free were 40% of a probe
@@ -60,7 +61,11 @@ fn run(
             return 0;
         }
         Ok(Command::Version) => {
-            let _ = writeln!(stdout, "healthprobe {}", env!("CARGO_PKG_VERSION"));
+            say(
+                &mut stdout,
+                &["healthprobe ", env!("CARGO_PKG_VERSION")].concat(),
+                "",
+            );
             let _ = stdout.flush();
             return 0;
         }
@@ -68,24 +73,30 @@ fn run(
             // argv[0] is where to copy from when /proc is not mounted.
             return match install::install(&dir, program.as_deref().map(Path::new)) {
                 Ok((installed, size)) => {
-                    let _ = writeln!(stdout, "installed {} ({size} bytes)", installed.display());
+                    let size = format!(" ({size} bytes)");
+                    let installed = installed.to_string_lossy();
+                    say(&mut stdout, &["installed ", &installed].concat(), &size);
                     let _ = stdout.flush();
                     0
                 }
                 Err(error) => {
-                    let _ = writeln!(stderr, "healthprobe: {error}");
+                    say(&mut stderr, &format!("{PREFIX}{error}"), "");
                     error.exit_code()
                 }
             };
         }
         Err(error) => {
-            let _ = writeln!(stderr, "healthprobe: {error} (see healthprobe --help)");
+            say(
+                &mut stderr,
+                &format!("{PREFIX}{error}"),
+                " (see healthprobe --help)",
+            );
             return error.exit_code();
         }
     };
     // Before any probing, so that a typo in CMD does not cost a whole wait.
     if let Some(Err(error)) = config.exec.as_ref().map(wait::check_command) {
-        let _ = writeln!(stderr, "healthprobe: {error}");
+        say(&mut stderr, &format!("{PREFIX}{error}"), "");
         return error.exit_code();
     }
     let outcomes = if config.wait.is_none() && config.exec.is_none() {
@@ -93,13 +104,13 @@ fn run(
     } else {
         let progress = |line: wait::Progress| {
             if !config.quiet {
-                let _ = writeln!(std::io::stderr(), "healthprobe: {line}");
+                say(&mut std::io::stderr(), &format!("{PREFIX}{line}"), "");
             }
         };
         match wait::until_healthy(&config, start, progress) {
             Ok(outcomes) => outcomes,
             Err(stopped) => {
-                let _ = writeln!(stderr, "healthprobe: {stopped}");
+                say(&mut stderr, &format!("{PREFIX}{stopped}"), "");
                 return stopped.exit_code();
             }
         }
@@ -107,13 +118,14 @@ fn run(
     for outcome in &outcomes {
         if config.verbose {
             for line in &outcome.trace {
-                let _ = writeln!(stderr, "  {}: {line}", outcome.target);
+                let line = fit("  ", &outcome.target, &[": ", line].concat(), "", MAX_LINE);
+                say(&mut stderr, &line, "");
             }
         }
         if !outcome.healthy {
-            let _ = writeln!(stderr, "{}", outcome.line());
+            say(&mut stderr, &outcome.line(), "");
         } else if !config.quiet {
-            let _ = writeln!(stdout, "{}", outcome.line());
+            say(&mut stdout, &outcome.line(), "");
         }
     }
     // std's runtime would flush stdout at exit; without it, this does (and exec would
@@ -128,8 +140,17 @@ fn run(
         // CMD gets the environment we got (execvp reads its PATH from it too).
         environment.restore();
         let error = wait::exec(command);
-        let _ = writeln!(stderr, "healthprobe: {error}");
+        say(&mut stderr, &format!("{PREFIX}{error}"), "");
         return error.exit_code();
     }
     0
+}
+
+/// Writes one line: every line printed goes through here, made printable and cut to
+/// MAX_LINE bytes with `tail` (ours, kept whole) at its end. Errors (a closed pipe) are
+/// ignored: the exit code is the answer.
+fn say(out: &mut impl Write, text: &str, tail: &str) {
+    let mut line = bounded(text, tail);
+    line.push('\n');
+    let _ = out.write_all(line.as_bytes());
 }

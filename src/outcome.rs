@@ -26,15 +26,25 @@ pub struct Outcome {
     pub caveat: Option<&'static str>,
 }
 
+mod printable;
+pub use printable::{is_replaced, printable};
+
+/// What starts each line of ours that is not a verdict (usage errors, --wait progress).
+pub const PREFIX: &str = "healthprobe: ";
+
+/// The shortest a target is cut to, so that a shortened line still names it.
+const MIN_TARGET: usize = 60;
+
 impl Outcome {
     /// `healthy: TARGET: SUMMARY from PEER in N ms[, CAVEAT]` (`via proxy PEER` through a
-    /// proxy), cleaned of control characters and
-    /// capped at MAX_LINE bytes.
+    /// proxy), printable and at most MAX_LINE bytes: a long target is shortened first, so
+    /// that the status or error, what was expected, the address and the time stay.
     pub fn line(&self) -> String {
-        let verdict = if self.healthy { "healthy" } else { "unhealthy" };
-        let head = printable(&[verdict, ": ", &self.target, ": ", &self.summary].concat());
-        // The tail is ours and short; the head holds the user's and the server's text,
-        // so that is what gets cut when the line is too long.
+        let verdict = if self.healthy {
+            "healthy: "
+        } else {
+            "unhealthy: "
+        };
         let mut tail = String::with_capacity(64);
         if let Some(peer) = self.peer {
             tail.push_str(if self.via_proxy {
@@ -53,31 +63,39 @@ impl Outcome {
             tail.push_str(", ");
             tail.push_str(caveat);
         }
-        cap(&head, MAX_LINE - tail.len()) + &tail
+        fit(
+            verdict,
+            &self.target,
+            &[": ", &self.summary].concat(),
+            &tail,
+            MAX_LINE,
+        )
     }
 }
 
-/// Replaces control characters (which could forge lines or escape sequences in a
-/// terminal), Unicode line separators and bidirectional overrides (which could make a
-/// line read as something else) with '?'.
-pub fn printable(text: &str) -> String {
-    // The usual case, checked byte by byte, at a fraction of the cost of rebuilding the
-    // text char by char: control characters are ASCII's, or U+0080-U+009F (0xC2 0x80-0x9F);
-    // the deceptive ones (U+200E-U+2069) all start with 0xE2.
-    if !text
-        .bytes()
-        .any(|b| b < 0x20 || b == 0x7f || b == 0xc2 || b == 0xe2)
-    {
-        return text.to_string();
+/// `head + target + rest + tail`, printable, in at most `room` bytes. `head` and `tail`
+/// are ours and kept whole; the target (the user's text) is shortened first, down to
+/// MIN_TARGET bytes, so that `rest` (the reason) survives; only then is `rest` cut.
+pub fn fit(head: &str, target: &str, rest: &str, tail: &str, room: usize) -> String {
+    let target = printable(target);
+    let rest = printable(rest);
+    let free = room.saturating_sub(head.len() + tail.len());
+    if target.len() + rest.len() <= free {
+        return [head, &target, &rest, tail].concat();
     }
-    text.chars()
-        .map(|c| if is_deceptive(c) { '?' } else { c })
-        .collect()
+    let target_room = free
+        .saturating_sub(rest.len())
+        .max(MIN_TARGET.min(target.len()));
+    let target = cap(&target, target_room);
+    let rest = cap(&rest, free.saturating_sub(target.len()));
+    bounded(&[head, &target, &rest].concat(), tail)
 }
 
-fn is_deceptive(c: char) -> bool {
-    c.is_control()
-        || matches!(c, '\u{200e}' | '\u{200f}' | '\u{2028}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+/// One line of output: `text` made printable and cut so that with `tail` (ours, kept
+/// whole) it is at most MAX_LINE bytes. Every line printed goes through here.
+pub fn bounded(text: &str, tail: &str) -> String {
+    let tail = printable(tail);
+    cap(&printable(text), MAX_LINE.saturating_sub(tail.len())) + &tail
 }
 
 /// Cuts `text` to at most `max` bytes on a character boundary, marking the cut with "...".
@@ -85,7 +103,7 @@ pub fn cap(text: &str, max: usize) -> String {
     if text.len() <= max {
         return text.to_string();
     }
-    let mut end = max - 3;
+    let mut end = max.saturating_sub(3);
     while !text.is_char_boundary(end) {
         end -= 1;
     }
@@ -104,14 +122,30 @@ mod tests {
     use super::*;
 
     #[test]
-    fn printable_replaces_every_control_character() {
-        let cases = [
-            ("ok é £ ©", "ok é £ ©"),
-            ("a\r\nb\x1b[31m\x7f", "a??b?[31m?"),
-            ("next\u{85}line \u{9f}", "next?line ?"),
-        ];
-        for (raw, shown) in cases {
-            assert_eq!(printable(raw), shown, "{raw:?}");
-        }
+    fn a_long_target_is_shortened_before_the_reason() {
+        let target = ["http://localhost/", &"a".repeat(400)].concat();
+        let line = fit(
+            "unhealthy: ",
+            &target,
+            ": 503 (expected 200-399)",
+            " in 3 ms",
+            MAX_LINE,
+        );
+        assert!(line.len() <= MAX_LINE, "{line}");
+        assert!(
+            line.starts_with("unhealthy: http://localhost/aaa"),
+            "{line}"
+        );
+        assert!(
+            line.ends_with("...: 503 (expected 200-399) in 3 ms"),
+            "{line}"
+        );
+        let reason = "x".repeat(400);
+        let line = fit("unhealthy: ", &target, &reason, " in 3 ms", MAX_LINE);
+        assert!(
+            line.len() <= MAX_LINE && line.ends_with("... in 3 ms"),
+            "{line}"
+        );
+        assert!(line.contains(&target[..MIN_TARGET - 3]), "{line}");
     }
 }

@@ -10,7 +10,7 @@ mod path;
 pub use path::{database_path, decode, no_path, percent_decode, require_graphic};
 
 /// Whether a kind's URL takes `userinfo@`, and what a lone word there is: a kind's
-/// parse rule, and (as `Syntax::mask`) how a password in its echoed URLs is masked.
+/// parse rule (errors mask any userinfo whole, whatever the kind: see `redact`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Userinfo {
     /// No credentials in the URL: the authority ends at the first '/', '?' or '#'.
@@ -53,10 +53,6 @@ pub struct Syntax {
     pub default_port: Option<u16>,
     /// Whether `user:password@` is taken.
     pub userinfo: Userinfo,
-    /// How a password in an echoed URL of this kind is masked: read as a kind with this
-    /// rule would read it. `PasswordAlone` masks the most (a lone word is taken for a
-    /// password, the userinfo runs to the last '@'); unknown schemes are masked so.
-    pub mask: Userinfo,
     pub path: PathRule,
     /// Run once the options are parsed, for each target of this kind, on the request
     /// headers: a usage error here (exit 64) is one that no probe would get past.
@@ -113,9 +109,11 @@ fn find_kind<'k>(
     })
 }
 
-/// Why a port is refused, with the likely cause when it is a variable no one expanded.
+const RANGE: &str = "port must be 1-65535";
+
+/// Why a port is refused, with the likely cause when it is a variable no one expanded
+/// (only for a port written out: one from a variable is not quoted).
 fn port_problem(port: &str) -> String {
-    const RANGE: &str = "port must be 1-65535";
     if port.is_empty() {
         // Compose replaces ${PORT} itself (with nothing when it has no PORT).
         return format!(
@@ -146,7 +144,7 @@ pub struct Target {
     /// (percent-encoded), or empty.
     pub path: String,
     /// The target as the user wrote it (after `${VAR}` expansion), for the output line,
-    /// with any password masked.
+    /// with its userinfo masked and a query from a variable as `?...` (see `shown`).
     pub text: String,
     /// The user of `user:password@` (database schemes only), percent-decoded.
     pub user: Option<String>,
@@ -174,9 +172,19 @@ impl fmt::Debug for Secret {
 impl Target {
     /// Parses `text` as one of `kinds` (the probe module's KINDS) would have it written.
     pub fn parse(text: &str, kinds: &[impl AsRef<Syntax>]) -> Result<Target, Error> {
-        let shown = redact(text, kinds);
+        Target::parse_written(text, text, kinds)
+    }
+
+    /// Parses `text`, which is `written` with its `${VAR}`s expanded. Errors quote
+    /// `written` (never what a variable held), with its userinfo masked.
+    pub fn parse_written(
+        text: &str,
+        written: &str,
+        kinds: &[impl AsRef<Syntax>],
+    ) -> Result<Target, Error> {
+        let quoted = redact(written, kinds);
         let invalid = |reason: &str| Error::InvalidTarget {
-            target: shown.clone(),
+            target: quoted.clone(),
             reason: reason.to_string(),
         };
         let Some((scheme, rest)) = text.split_once("://") else {
@@ -186,8 +194,12 @@ impl Target {
         };
         let Some((index, kind, scheme, tls)) = find_kind(scheme, kinds) else {
             return Err(Error::UnsupportedScheme {
-                target: shown,
-                scheme: scheme.to_string(),
+                // The scheme alone only when it is written as it is, not from a variable.
+                scheme: match written.contains(scheme) {
+                    true => redact(scheme, kinds),
+                    false => String::new(),
+                },
+                target: quoted,
                 supported: supported(kinds),
             });
         };
@@ -212,10 +224,12 @@ impl Target {
             split_credentials(kind.userinfo, userinfo).map_err(|e| invalid(&e))?;
         let (host, port) = split_host_port(authority).map_err(&invalid)?;
         let port = match (port, default_port) {
-            (Some(port), _) => parse_port(port).ok_or_else(|| invalid(&port_problem(port)))?,
+            (Some(port), _) => parse_port(port).ok_or_else(|| match text == written {
+                true => invalid(&port_problem(port)),
+                false => invalid(RANGE),
+            })?,
             (None, Some(port)) => port,
             (None, None) => {
-                let scheme = text.split("://").next().unwrap_or_default();
                 return Err(invalid(&format!(
                     "a port is required, as in {scheme}://HOST:PORT"
                 )));
@@ -230,7 +244,7 @@ impl Target {
             host: host.to_ascii_lowercase(),
             port,
             path,
-            text: shown,
+            text: shown(text, userinfo, written),
             user,
             password,
             database,
@@ -300,46 +314,96 @@ fn split_credentials(
     Ok((user, password))
 }
 
-/// The target text with any password replaced by `***`, for every line and message that
-/// shows it. Works on what may not parse (an unknown scheme, a bad port) and on
-/// space-separated lists of targets, so that no error message can leak a password.
-/// `kinds` (the probe module's KINDS) says how each scheme is masked.
+/// The target text with all its userinfo (user and password) replaced by `***`, for
+/// every error that quotes a target: works on what does not parse (an unknown scheme, a
+/// typo such as `redis:/`, `redis//` or `redis:`, a bad port). The userinfo runs to the
+/// last '@', whatever it holds ('/', '?', '#', spaces): masking too much is the safe side.
 pub fn redact(text: &str, kinds: &[impl AsRef<Syntax>]) -> String {
-    // The common case, cheaply: no userinfo, nothing to mask.
-    if !text.contains('@') {
+    let Some(at) = text.rfind('@') else {
+        return text.to_string();
+    };
+    let start = userinfo_start(text, kinds);
+    if start > at {
         return text.to_string();
     }
-    let mut out = String::with_capacity(text.len());
-    let mut target = String::new();
-    // Each target starts with a word holding "://", so a password with a space stays whole.
-    for word in text.split_inclusive(char::is_whitespace) {
-        if word.contains("://") && !target.is_empty() {
-            out += &redact_one(&target, kinds);
-            target.clear();
-        }
-        target += word;
-    }
-    out + &redact_one(&target, kinds)
+    [&text[..start], "***", &text[at..]].concat()
 }
 
-fn redact_one(text: &str, kinds: &[impl AsRef<Syntax>]) -> String {
-    let trimmed = text.trim_end();
-    let Some((scheme_text, rest)) = trimmed.split_once("://") else {
-        return text.to_string();
+/// A URL from a server (a Location) as lines quote it: scheme, host, port and path, its
+/// userinfo as `***@` (see `redact`), its query as `?...` (OAuth codes, signatures,
+/// tokens) and no fragment.
+pub fn quote_url(text: &str, kinds: &[impl AsRef<Syntax>]) -> String {
+    let mut quoted = redact(text, kinds);
+    let after_userinfo = quoted.find("***@").map_or(0, |at| at + 4);
+    if let Some(at) = quoted[after_userinfo..].find(['?', '#']) {
+        let at = after_userinfo + at;
+        let query = quoted[at..].starts_with('?');
+        quoted.truncate(at);
+        if query {
+            quoted.push_str("?...");
+        }
+    }
+    quoted
+}
+
+/// Where the userinfo would start: after `scheme://`, or after a scheme typed wrong
+/// (`scheme:/`, `scheme//`, `scheme:` of a known scheme); else at the start.
+fn userinfo_start(text: &str, kinds: &[impl AsRef<Syntax>]) -> usize {
+    let scheme_end = text
+        .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')))
+        .unwrap_or(text.len());
+    let after = &text[scheme_end..];
+    let known = find_kind(&text[..scheme_end], kinds).is_some();
+    let separator = ["://", ":/", "//"]
+        .into_iter()
+        .find(|separator| after.starts_with(separator))
+        .map(str::len);
+    match separator {
+        Some(length) if scheme_end == 0 && length == 2 && after.starts_with("//") => 2,
+        _ if scheme_end == 0 => 0,
+        Some(length) => scheme_end + length,
+        None if known && after.starts_with(':') => scheme_end + 1,
+        None => 0,
+    }
+}
+
+/// The target as lines show it: its userinfo as `***@`, and its query as `?...` (and its
+/// fragment as `#...`) when any of it came from a `${VAR}`, that is when `written` (the
+/// text before expansion) does not hold it as it is.
+fn shown(text: &str, userinfo: Option<&str>, written: &str) -> String {
+    let mut shown = match userinfo {
+        Some(userinfo) => {
+            let (scheme, rest) = text.split_once("://").unwrap_or_default();
+            let after = &rest[userinfo.len() + 1..];
+            [scheme, "://***@", after].concat()
+        }
+        None => text.to_string(),
     };
-    // Unknown schemes are masked as redis:// is: it masks the most.
-    let rule =
-        find_kind(scheme_text, kinds).map_or(Userinfo::PasswordAlone, |(_, kind, ..)| kind.mask);
-    let (Some(userinfo), host_and_rest) = split_userinfo(rule, rest) else {
-        return text.to_string();
-    };
-    let masked = match userinfo.split_once(':') {
-        Some((_, "")) => userinfo.to_string(),
-        Some((user, _)) => format!("{user}:***"),
-        None if rule == Userinfo::PasswordAlone => "***".to_string(),
-        None => userinfo.to_string(),
-    };
-    format!("{scheme_text}://{masked}@{host_and_rest}") + &text[trimmed.len()..]
+    if shown == written {
+        return shown;
+    }
+    let authority_end = shown
+        .find("://")
+        .map(|at| at + 3)
+        .and_then(|start| shown[start..].find(['/', '?', '#']).map(|end| start + end))
+        .unwrap_or(shown.len());
+    let tail = &shown[authority_end..];
+    let fragment_at = tail.find('#').map(|at| authority_end + at);
+    if let Some(at) = fragment_at.filter(|&at| !written.contains(&shown[at..])) {
+        shown.replace_range(at.., "#...");
+    }
+    let end = shown[authority_end..]
+        .find('#')
+        .map_or(shown.len(), |at| authority_end + at);
+    if let Some(at) = shown[authority_end..end]
+        .find('?')
+        .map(|at| authority_end + at)
+    {
+        if !written.contains(&shown[at..end]) {
+            shown.replace_range(at..end, "?...");
+        }
+    }
+    shown
 }
 
 fn parse_port(text: &str) -> Option<u16> {

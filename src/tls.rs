@@ -22,6 +22,8 @@ const MAX_PEM_FILE: u64 = 1024 * 1024;
 pub struct PemFile {
     pub source: String,
     pub path: String,
+    /// The path as written (before `${VAR}` expansion), as errors quote it.
+    pub quoted: String,
 }
 
 /// ureq's TLS settings for every https:// target: the bundled web PKI roots unless
@@ -153,7 +155,7 @@ impl PemFile {
     fn error(&self, reason: String) -> Error {
         Error::File {
             source: self.source.clone(),
-            path: self.path.clone(),
+            path: self.quoted.clone(),
             reason,
         }
     }

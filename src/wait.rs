@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use crate::config::{Config, Exec};
 use crate::error::Error;
-use crate::outcome::{MAX_LINE, Outcome, cap, printable};
+use crate::outcome::{MAX_LINE, Outcome, PREFIX, fit};
 use crate::probe::{self, Budget};
 use crate::sys;
 
@@ -43,16 +43,28 @@ pub enum Progress<'a> {
 }
 
 impl fmt::Display for Progress<'_> {
+    /// Without the "healthprobe: " that main puts before it, and short enough for it: a
+    /// long target is shortened first, so that the reason stays.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let room = MAX_LINE - PREFIX.len();
         let line = match self {
-            Progress::Failing { at, target, reason } => {
-                format!("{}: waiting for {target}: {reason}", seconds(*at))
-            }
-            Progress::Healthy { at, target } => format!("{}: {target} is healthy", seconds(*at)),
+            Progress::Failing { at, target, reason } => fit(
+                &format!("{}: waiting for ", seconds(*at)),
+                target,
+                &[": ", reason].concat(),
+                "",
+                room,
+            ),
+            Progress::Healthy { at, target } => fit(
+                &format!("{}: ", seconds(*at)),
+                target,
+                " is healthy",
+                "",
+                room,
+            ),
             Progress::GaveUp { at } => format!("{}: gave up waiting (--wait)", seconds(*at)),
         };
-        // The reason may hold a server's text: same cleaning and cap as a verdict line.
-        f.write_str(&cap(&printable(&line), MAX_LINE))
+        f.write_str(&line)
     }
 }
 

@@ -303,7 +303,7 @@ fn a_newline_smuggled_in_through_a_variable_is_a_usage_error() {
         Case::new("CRLF in a header", &["-H", "X-A: ${EVIL}", "{url}/"])
             .server(ok())
             .env("EVIL", "1\r\nX-Injected: 2")
-            .usage("--header: invalid value 'X-A: 1??X-Injected: 2'")
+            .usage("--header: invalid value 'X-A: ...'")
             .seen(&[]),
         Case::new("LF in a header", &["-H", "X-A: ${EVIL}", "{url}/"])
             .env("EVIL", "1\nX-Injected: 2")

@@ -238,7 +238,7 @@ fn heads_up_to_64_kib_are_judged_by_their_status() {
             redirect("302 Found", &format!("http://sso.example{sso}")),
             verdict(
                 0,
-                "302 Found, redirect to http://sso.example/login?return=rrr",
+                "302 Found, redirect to http://sso.example/login?... not followed (another host)",
             ),
         ),
         (

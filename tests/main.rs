@@ -43,6 +43,7 @@ mod proxy;
 mod redirects;
 mod redis;
 mod request;
+mod secrets;
 #[cfg(not(feature = "tls"))]
 mod static_binary;
 #[cfg(not(feature = "tls"))]

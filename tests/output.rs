@@ -129,7 +129,7 @@ fn verbose_adds_addresses_and_timings_on_stderr() {
 }
 
 #[test]
-fn a_very_long_url_is_cut_to_300_bytes_keeping_the_end() {
+fn a_very_long_url_is_shortened_to_300_bytes_keeping_the_reason() {
     let server = Server::start(http("503 Service Unavailable", &[], ""));
     let path = format!("/{}", "very-long-segment/".repeat(60));
     let run = probe(&[&server.url(&path)]);
@@ -138,11 +138,13 @@ fn a_very_long_url_is_cut_to_300_bytes_keeping_the_end() {
     assert!(line.len() <= MAX_LINE, "{} bytes: {line}", line.len());
     assert!(line.len() > MAX_LINE - 10, "cut too short: {line}");
     assert!(line.starts_with("unhealthy: http://127.0.0.1:"), "{line}");
-    // What is ours and short survives the cut: where, and how long.
-    assert!(
-        line.contains(&format!("... from {} in ", server.addr)),
-        "{line}"
+    // The target is shortened, so that the status, what was expected, where and how
+    // long all survive.
+    let reason = format!(
+        "...: 503 Service Unavailable (expected 200-399) from {} in ",
+        server.addr
     );
+    assert!(line.contains(&reason), "{line}");
     assert!(line.ends_with(" ms"), "{line}");
 }
 
@@ -219,5 +221,109 @@ fn one_line_per_target_in_the_order_given() {
             lines[n / 2].starts_with(&format!("{prefix}: {url}: ")),
             "{run:?}"
         );
+    }
+}
+
+/// Hostile text: escapes, a bidi override, U+061C, a zero-width space, U+FEFF, a tag
+/// character, a line separator, and more than a line's worth of it.
+fn hostile() -> String {
+    [
+        "\x1b[2J\r\n\u{202e}\u{61c}\u{200b}\u{feff}\u{e0041}\u{2028}",
+        &"x".repeat(400),
+    ]
+    .concat()
+}
+
+/// Every line holds at most 300 bytes, prefix included, and nothing deceptive (`sane`),
+/// and says `says`.
+fn bounded(args: &[&str], code: i32, says: &str) -> Run {
+    let run = probe(args);
+    assert_eq!(run.code, code, "{args:?}: {run:?}");
+    assert_sane(&run);
+    assert!(
+        run.output().contains(says),
+        "{args:?} should say {says:?}: {run:?}"
+    );
+    run
+}
+
+#[test]
+fn every_kind_of_line_is_printable_and_at_most_300_bytes() {
+    let evil = hostile();
+    let server = Server::start(http("200 OK", &[], "ok"));
+    // -v traces name the target, whose fragment nothing else checks.
+    let target = format!("{}#{evil}", server.url("/health"));
+    let run = bounded(&["-v", &target], 0, "...: 200 OK from ");
+    assert!(run.stderr.lines().count() >= 3, "{run:?}");
+    let missing = format!("/nonexistent/{evil}");
+    let url = server.url("/");
+    bounded(
+        &["--install", &missing],
+        64,
+        "healthprobe: cannot install into '/nonexistent/",
+    );
+    bounded(
+        &[&url, "--", &missing],
+        64,
+        "healthprobe: cannot run '/nonexistent/",
+    );
+    bounded(
+        &[&format!("--timout{evil}"), &url],
+        64,
+        "unknown option '--timout",
+    );
+    bounded(
+        &["--install", "/tmp", &evil],
+        64,
+        "--install DIR takes no other argument",
+    );
+    // A long ${NAME} used to be printed whole, twice.
+    let long_name = format!("http://localhost/${{{}}}", "A".repeat(5000));
+    bounded(&[&long_name], 64, "(see healthprobe --help)");
+    bounded(
+        &["-H", &format!("X-A{evil}: 1"), &url],
+        64,
+        "(see healthprobe --help)",
+    );
+}
+
+#[test]
+fn a_wait_progress_line_is_at_most_300_bytes_with_its_prefix_and_keeps_the_reason() {
+    let port = closed_port();
+    let target = format!("http://127.0.0.1:{port}/{}", "p".repeat(400));
+    let run = bounded(
+        &["--wait", "500ms", "--interval", "200ms", &target],
+        1,
+        "...: connection refused",
+    );
+    assert!(run.stderr.contains("healthprobe: "), "{run:?}");
+}
+
+#[test]
+fn format_characters_from_a_server_are_replaced() {
+    let reply = "-ERR a\u{61c}b\u{200b}c\u{feff}d\u{e0041}e\u{2066}f\u{ad}g\r\n";
+    let server = Server::start(Reply::Answer(reply.as_bytes().to_vec()));
+    let target = format!("redis://127.0.0.1:{}", server.port());
+    bounded(&[&target], 1, "PING failed: ERR a?b?c?d?e?f?g");
+}
+
+#[cfg(feature = "tls")]
+#[test]
+fn tls_file_errors_are_printable_and_bounded() {
+    let missing = format!("/nonexistent/{}", hostile());
+    for option in ["--cacert", "--cert", "--key"] {
+        let mut args = vec![option, &missing];
+        if option != "--cacert" {
+            args.extend([
+                if option == "--cert" {
+                    "--key"
+                } else {
+                    "--cert"
+                },
+                "/nonexistent",
+            ]);
+        }
+        args.push("https://127.0.0.1:1/");
+        bounded(&args, 64, "no such file");
     }
 }

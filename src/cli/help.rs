@@ -36,7 +36,7 @@ Targets (several: all must be healthy; they are probed at the same time):
   amqp://[USER:PASSWORD@]HOST[:5672][/VHOST]
       healthy iff the broker answers the AMQP 0-9-1 header with Connection.Start
       (no login: credentials and vhost are ignored)
-  Passwords show as ***: pass them in a variable, redis://:${REDIS_PASSWORD}@HOST.
+  Credentials show as ***@: pass them in a variable, redis://:${REDIS_PASSWORD}@HOST.
   HOST is a name, an IPv4 address or a bracketed IPv6 address ([::1]).
   localhost means 127.0.0.1 and ::1, without asking any resolver.
 

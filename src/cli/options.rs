@@ -8,7 +8,8 @@ use pico_args::Arguments;
 
 use super::Env;
 use super::values::{
-    Bare, DurationError, bare_too_large, env_var, expand, expand_target, parse_duration,
+    Bare, DurationError, bare_too_large, env_var, expand, expand_target, header_name,
+    parse_duration, without_credentials,
 };
 use crate::error::Error;
 use crate::target::{Syntax, Target, redact};
@@ -182,13 +183,42 @@ const DURATION: &str = "a positive duration such as 250ms, 3s, 1.5s, 1m30s or 1h
 /// A value and where it came from (a flag or a variable), so errors can name it.
 pub struct Setting {
     pub source: String,
+    /// The value, `${VAR}`-expanded once `expanded` has run.
     pub text: String,
+    /// The value as an error quotes it: as written (before expansion, never what a
+    /// variable held), and for some options less (a header's name alone, a proxy's
+    /// userinfo masked).
+    pub quoted: String,
 }
 
 impl Setting {
-    /// The same setting with `${VAR}` expanded; errors name where it came from.
+    /// `text` as written for `spec`, from `source`.
+    pub fn new(spec: &Spec, source: &str, text: String) -> Setting {
+        let quoted = match spec.long {
+            long if long == HEADER.long => header_name(&text),
+            long if long == PROXY.long => without_credentials(&text),
+            _ => text.clone(),
+        };
+        Setting {
+            source: source.to_string(),
+            text,
+            quoted,
+        }
+    }
+
+    /// The same setting with `${VAR}` expanded; errors name where it came from and
+    /// quote it as `quoted`.
     pub fn expanded(self, env: Env) -> Result<Setting, Error> {
-        let text = expand(&self.text, &self.source, env)?;
+        let text = expand(&self.text, &self.source, env).map_err(|error| match error {
+            Error::InvalidValue {
+                source, expected, ..
+            } => Error::InvalidValue {
+                source,
+                value: self.quoted.clone(),
+                expected,
+            },
+            error => error,
+        })?;
         Ok(Setting { text, ..self })
     }
 
@@ -219,7 +249,7 @@ impl Setting {
     pub fn invalid(&self, expected: &'static str) -> Error {
         Error::InvalidValue {
             source: self.source.clone(),
-            value: self.text.clone(),
+            value: self.quoted.clone(),
             expected,
         }
     }
@@ -244,15 +274,11 @@ impl Options<'_> {
         let setting = match from_args {
             Some(text) => {
                 self.given.push(spec);
-                Some(Setting {
-                    source: spec.long.to_string(),
-                    text,
-                })
+                Some(Setting::new(spec, spec.long, text))
             }
-            None => self.env_var(spec.var)?.map(|text| Setting {
-                source: spec.var.to_string(),
-                text,
-            }),
+            None => self
+                .env_var(spec.var)?
+                .map(|text| Setting::new(spec, spec.var, text)),
         };
         setting
             .map(|setting| setting.expanded(self.env))
@@ -269,19 +295,13 @@ impl Options<'_> {
             let text = self.env_var(spec.var)?.unwrap_or_default();
             text.lines()
                 .filter(|line| !line.trim().is_empty())
-                .map(|line| Setting {
-                    source: spec.var.to_string(),
-                    text: line.to_string(),
-                })
+                .map(|line| Setting::new(spec, spec.var, line.to_string()))
                 .collect()
         } else {
             self.given.push(spec);
             from_args
                 .into_iter()
-                .map(|text| Setting {
-                    source: spec.long.to_string(),
-                    text,
-                })
+                .map(|text| Setting::new(spec, spec.long, text))
                 .collect()
         };
         settings
@@ -313,36 +333,42 @@ impl Options<'_> {
     /// looks like an option is an error rather than a target.
     pub fn targets(self, kinds: &[impl AsRef<Syntax>]) -> Result<Vec<Target>, Error> {
         let env = self.env;
-        let mut texts = Vec::new();
+        // Each target as written, then expanded: errors quote the former.
+        let mut written = Vec::new();
         for arg in self.args.finish() {
             let Some(text) = arg.to_str() else {
                 return Err(Error::InvalidTarget {
-                    target: arg.to_string_lossy().into_owned(),
+                    target: redact(&arg.to_string_lossy(), kinds),
                     reason: "not valid UTF-8".to_string(),
                 });
             };
             if text.starts_with('-') && text.len() > 1 {
                 return Err(leftover_option(text));
             }
-            // The error's wording (format!) only where there is something to expand.
-            texts.push(match text.contains('$') {
-                true => expand_target(text, &format!("target '{text}'"), env, kinds)?,
-                false => text.to_string(),
-            });
+            let source = format!("target '{}'", redact(text, kinds));
+            written.push((text.to_string(), source));
         }
-        if texts.is_empty() {
+        if written.is_empty() {
+            // Split before expansion: a value with a space (a password) stays one target.
             let listed = setting_var(env, TARGETS.var)?.unwrap_or_default();
-            let listed = expand_target(&listed, TARGETS.var, env, kinds)?;
-            texts = listed.split_whitespace().map(str::to_string).collect();
+            written = listed
+                .split_whitespace()
+                .map(|text| (text.to_string(), TARGETS.var.to_string()))
+                .collect();
         }
-        if texts.is_empty() {
+        if written.is_empty() {
             return Err(Error::NoTargets);
         }
-        texts
+        written
             .iter()
-            .map(|text| {
-                joined_targets(text, kinds)?;
-                Target::parse(text, kinds)
+            .map(|(written, source)| {
+                // The error's wording only where there is something to expand.
+                let text = match written.contains('$') {
+                    true => expand_target(written, source, env, kinds)?,
+                    false => written.clone(),
+                };
+                joined_targets(&text, written, kinds)?;
+                Target::parse_written(&text, written, kinds)
             })
             .collect()
     }
@@ -360,7 +386,7 @@ fn setting_var(env: Env, name: &str) -> Result<Option<String>, Error> {
 
 /// `http://a/health,tcp://b:1` is two targets run together, not one URL with a comma:
 /// never probe something other than what was meant.
-fn joined_targets(text: &str, kinds: &[impl AsRef<Syntax>]) -> Result<(), Error> {
+fn joined_targets(text: &str, written: &str, kinds: &[impl AsRef<Syntax>]) -> Result<(), Error> {
     if !text.contains(',') {
         return Ok(());
     }
@@ -374,7 +400,7 @@ fn joined_targets(text: &str, kinds: &[impl AsRef<Syntax>]) -> Result<(), Error>
         let joint = [",", scheme, "://"].concat();
         if lowercase.contains(&joint) {
             return Err(Error::InvalidTarget {
-                target: redact(text, kinds),
+                target: redact(written, kinds),
                 reason: format!("holds '{joint}': separate targets with spaces, not commas"),
             });
         }

@@ -6,21 +6,19 @@ use super::Env;
 use crate::error::Error;
 use crate::target::{Syntax, redact};
 
+/// A variable's value; one that is not UTF-8 is named in the error, never shown.
 pub fn env_var(env: Env, name: &str) -> Result<Option<String>, Error> {
     match env(name) {
         None => Ok(None),
         Some(value) => match value.into_string() {
             Ok(text) => Ok(Some(text)),
-            Err(value) => Err(Error::InvalidValue {
-                source: name.to_string(),
-                value: value.to_string_lossy().into_owned(),
-                expected: "valid UTF-8",
-            }),
+            Err(_) => Err(Error::NotUtf8(name.to_string())),
         },
     }
 }
 
-/// Expands targets; an error shows them with any password masked.
+/// Expands a target; an error quotes it as written, with its userinfo masked (`source`
+/// is masked already).
 pub fn expand_target(
     text: &str,
     source: &str,
@@ -33,13 +31,9 @@ pub fn expand_target(
             value,
             expected,
         } => Error::InvalidValue {
-            source: redact(&source, kinds),
+            source,
             value: redact(&value, kinds),
             expected,
-        },
-        Error::UnsetVariable { name, source } => Error::UnsetVariable {
-            name,
-            source: redact(&source, kinds),
         },
         error => error,
     })
@@ -225,18 +219,37 @@ fn is_token(text: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
-/// `scheme://***@host:port` for `scheme://user:password@host:port`.
+/// `scheme://***@host:port` for `scheme://user:password@host:port`: all the userinfo,
+/// to the last '@', whatever it holds ('/', '?', '#').
 pub fn without_credentials(url: &str) -> String {
-    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    match rest[..authority_end].rsplit_once('@') {
-        Some((_, host)) => format!("{scheme}://***@{host}{}", &rest[authority_end..]),
-        None => url.to_string(),
+    let Some(at) = url.rfind('@') else {
+        return url.to_string();
+    };
+    let start = url.find("://").map_or(0, |at| at + 3).min(at);
+    [&url[..start], "***", &url[at..]].concat()
+}
+
+/// A header as an error may quote it: its name alone, never its value (a token).
+pub fn header_name(text: &str) -> String {
+    if let Some((name, _)) = text.split_once(':') {
+        return [name, ": ..."].concat();
+    }
+    match text.split_once(char::is_whitespace) {
+        Some((name, _)) => [name, " ..."].concat(),
+        None => text.to_string(),
     }
 }
 
 /// Only plain HTTP proxies (tunnelled with CONNECT): SOCKS is not built in.
 pub fn parse_proxy(text: &str) -> Option<ureq::Proxy> {
+    // A '/', '?' or '#' before the last '@' would end the authority early, and the
+    // password would be read as the host (and quoted in every error about it).
+    let after_scheme = text.find("://").map_or(0, |at| at + 3);
+    if let Some(at) = text.rfind('@') {
+        if text[after_scheme.min(at)..at].contains(['/', '?', '#']) {
+            return None;
+        }
+    }
     let proxy = ureq::Proxy::new(text).ok()?;
     (proxy.protocol() == ureq::ProxyProtocol::Http).then_some(proxy)
 }

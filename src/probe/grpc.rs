@@ -27,9 +27,6 @@ pub static KIND: Kind = Kind {
         }),
         default_port: None,
         userinfo: Userinfo::Refused,
-        // It takes no credentials, but one written there is masked as a password:
-        // a lone word before '@' is a token more often than a user name.
-        mask: Userinfo::PasswordAlone,
         path: service_path,
         check: Some(check_metadata),
     },
@@ -88,7 +85,7 @@ fn service(target: &Target) -> String {
 /// Request metadata that HTTP/2 forbids (connection-specific headers) or that gRPC sets
 /// itself is a usage error. Pseudo-headers (":path") never get here: `-H` takes tokens.
 fn check_metadata(headers: &[(String, String)]) -> Result<(), Error> {
-    for (name, value) in headers {
+    for (name, _) in headers {
         let lower = name.to_ascii_lowercase();
         let reserved = matches!(
             lower.as_str(),
@@ -103,7 +100,8 @@ fn check_metadata(headers: &[(String, String)]) -> Result<(), Error> {
         if reserved {
             return Err(Error::InvalidValue {
                 source: "--header".to_string(),
-                value: format!("{name}: {value}"),
+                // The name alone: an error never quotes a header's value.
+                value: format!("{name} ..."),
                 expected: "gRPC metadata, not a connection-specific header (Connection, TE, ...) \
                            nor one that gRPC sets itself (Content-Type, grpc-*)",
             });

@@ -14,7 +14,7 @@ use ureq::http::{self, HeaderValue, Method, Request, Response, StatusCode};
 use super::{Answer, Budget, KINDS, Kind, Report, Verdict};
 use crate::config::HttpOptions;
 use crate::error::{Error, Phase};
-use crate::target::{PathParts, Syntax, Target, TlsScheme, Userinfo};
+use crate::target::{PathParts, Syntax, Target, TlsScheme, Userinfo, quote_url};
 use transport::{Trace, failure, lock};
 
 mod transport;
@@ -29,7 +29,6 @@ pub static KIND: Kind = Kind {
         }),
         default_port: Some(80),
         userinfo: Userinfo::Refused,
-        mask: Userinfo::Refused,
         path: |path| {
             Ok(PathParts {
                 path: match path.starts_with('/') {
@@ -136,7 +135,7 @@ fn follow(
                 Redirect::Follow(next) => {
                     let url = next.url();
                     if visited.contains(&url) {
-                        return Err(Error::RedirectLoop(url));
+                        return Err(Error::RedirectLoop(quote_url(&url, KINDS)));
                     }
                     if redirects + 1 == MAX_REQUESTS {
                         return Err(Error::TooManyRedirects(MAX_REQUESTS));
@@ -160,6 +159,7 @@ fn follow(
             );
         }
         if let Some((location, elsewhere)) = left {
+            let location = quote_url(&location, KINDS);
             summary += &format!(", redirect to {location} not followed ({elsewhere})");
         }
         if !options.accepts(status) {
@@ -358,7 +358,7 @@ fn redirect_target(current: &Target, location: &str) -> Result<Redirect, Error> 
         };
         format!("{scheme}://{}{base}{location}", current.authority())
     };
-    let invalid = || Error::InvalidRedirect(location.to_string());
+    let invalid = || Error::InvalidRedirect(quote_url(location, KINDS));
     // The origin decides first: a redirect elsewhere is left, however odd its path.
     let authority_start = scheme.len() + "://".len();
     let path_start = absolute[authority_start..]

@@ -15,9 +15,6 @@ pub static KIND: Kind = Kind {
         tls: None,
         default_port: Some(11211),
         userinfo: Userinfo::Refused,
-        // Refused, but masked the most: nats:// and mqtt:// URLs often carry a password
-        // (user:pass@ or a lone token@), which the usage error must not echo.
-        mask: Userinfo::PasswordAlone,
         path: |path| no_path(path, "memcached"),
         check: None,
     },

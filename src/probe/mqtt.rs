@@ -14,9 +14,6 @@ pub static KIND: Kind = Kind {
         tls: None,
         default_port: Some(1883),
         userinfo: Userinfo::Refused,
-        // Refused, but masked the most: nats:// and mqtt:// URLs often carry a password
-        // (user:pass@ or a lone token@), which the usage error must not echo.
-        mask: Userinfo::PasswordAlone,
         path: |path| no_path(path, "mqtt"),
         check: None,
     },

@@ -17,7 +17,6 @@ pub static KIND: Kind = Kind {
         tls: None,
         default_port: Some(3306),
         userinfo: Userinfo::UserPassword,
-        mask: Userinfo::UserPassword,
         path: database_path,
         check: None,
     },

@@ -17,9 +17,6 @@ pub static KIND: Kind = Kind {
         tls: None,
         default_port: Some(4222),
         userinfo: Userinfo::Refused,
-        // Refused, but masked the most: nats:// and mqtt:// URLs often carry a password
-        // (user:pass@ or a lone token@), which the usage error must not echo.
-        mask: Userinfo::PasswordAlone,
         path: |path| no_path(path, "nats"),
         check: None,
     },

@@ -15,7 +15,6 @@ pub static KIND: Kind = Kind {
         tls: None,
         default_port: Some(5432),
         userinfo: Userinfo::UserPassword,
-        mask: Userinfo::UserPassword,
         path: database_path,
         check: None,
     },

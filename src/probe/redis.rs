@@ -15,7 +15,6 @@ pub static KIND: Kind = Kind {
         tls: None,
         default_port: Some(6379),
         userinfo: Userinfo::PasswordAlone,
-        mask: Userinfo::PasswordAlone,
         path: database_number,
         check: None,
     },
@@ -50,6 +49,14 @@ fn probe(target: &Target, _: &HttpOptions, budget: &Budget, report: &mut Report)
         "redis://",
     );
     let password = target.password.as_ref().map(|secret| secret.expose());
+    // What no quoted reply may hold: the password first, then the user name.
+    let credentials: Vec<&str> = match password {
+        Some(password) => [Some(password), target.user.as_deref()]
+            .into_iter()
+            .flatten()
+            .collect(),
+        None => Vec::new(),
+    };
     // AUTH and PING go together: one round trip, and PING's answer is only read once
     // AUTH's said yes.
     let mut request = Vec::new();
@@ -68,18 +75,18 @@ fn probe(target: &Target, _: &HttpOptions, budget: &Budget, report: &mut Report)
             return Err(too_long());
         };
         report.note(budget, "read the reply to AUTH");
-        let said = redacted(reply, password);
+        let said = redacted(reply, &credentials);
         match reply.first() {
             Some(b'+') => {}
             Some(b'-') => return Ok(Verdict::unhealthy(format!("AUTH failed: {said}"))),
-            _ => return Err(not_redis(reply, password)),
+            _ => return Err(not_redis(reply, &credentials)),
         }
     }
     let Some(reply) = lines.next(&mut wire, AWAITING_PING)? else {
         return Err(too_long());
     };
     report.note(budget, "read the reply to PING");
-    let said = redacted(reply, password);
+    let said = redacted(reply, &credentials);
     let verdict = match reply.first() {
         _ if reply == b"+PONG" => Verdict::healthy("PONG"),
         Some(b'-') if reply.starts_with(b"-NOAUTH") => Verdict::unhealthy(format!(
@@ -89,7 +96,7 @@ fn probe(target: &Target, _: &HttpOptions, budget: &Budget, report: &mut Report)
         Some(b'+') => Verdict::unhealthy(format!("PING answered '{said}', not PONG")),
         _ => {
             wire.close();
-            return Err(not_redis(reply, password));
+            return Err(not_redis(reply, &credentials));
         }
     };
     wire.close();
@@ -106,22 +113,63 @@ fn command(request: &mut Vec<u8>, words: &[&str]) {
     }
 }
 
-/// Reply text for the line, with the password masked: a server that does not know AUTH
-/// echoes its arguments ("unknown command 'AUTH', with args beginning with: ...").
-fn redacted(reply: &[u8], password: Option<&str>) -> String {
-    let text = String::from_utf8_lossy(reply.strip_prefix(b"-").unwrap_or(reply));
-    match password {
-        Some(password) => quote(&text.replace(password, "***")),
-        None => quote(&text),
+/// What replaces a reply's text from the first piece of a credential on.
+const NOT_SHOWN: &str = "*** (the rest is not shown: it echoes the credentials)";
+
+/// The shortest piece of a credential that a quoted reply may not hold.
+const PIECE: usize = 6;
+
+/// Reply text for the line, cut where it first holds part of the credentials: a server
+/// that does not know AUTH echoes its arguments ("unknown command 'AUTH', with args
+/// beginning with: ..."), maybe cut short or in another case.
+fn redacted(reply: &[u8], credentials: &[&str]) -> String {
+    let reply = reply.strip_prefix(b"-").unwrap_or(reply);
+    match echo_at(reply, credentials) {
+        Some(at) => quote(&String::from_utf8_lossy(&reply[..at])) + NOT_SHOWN,
+        None => quote(&String::from_utf8_lossy(reply)),
     }
 }
 
-fn not_redis(reply: &[u8], password: Option<&str>) -> Error {
-    let said = match password {
-        Some(password) => String::from_utf8_lossy(reply).replace(password, "***"),
-        None => String::from_utf8_lossy(reply).into_owned(),
+/// Where `reply` first holds a PIECE-byte piece of a credential, whatever the case. A
+/// password shorter than that counts only whole and in its case ("wrong" is no echo in
+/// "-WRONGPASS"); a user name that short not at all ("u" is in every reply).
+fn echo_at(reply: &[u8], credentials: &[&str]) -> Option<usize> {
+    let lowercase = reply.to_ascii_lowercase();
+    let mut first: Option<usize> = None;
+    let mut seen = |at: Option<usize>| {
+        if let Some(at) = at {
+            first = Some(first.map_or(at, |first| first.min(at)));
+        }
     };
-    other_protocol("a Redis server", "redis://", said.as_bytes())
+    for (index, credential) in credentials.iter().enumerate() {
+        let credential = credential.as_bytes();
+        if credential.len() < PIECE {
+            if index == 0 && !credential.is_empty() {
+                seen(find(reply, credential));
+            }
+            continue;
+        }
+        for piece in credential.to_ascii_lowercase().windows(PIECE) {
+            seen(find(&lowercase, piece));
+        }
+    }
+    first
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack
+        .windows(needle.len())
+        .position(|window| window == needle)
+}
+
+fn not_redis(reply: &[u8], credentials: &[&str]) -> Error {
+    match echo_at(reply, credentials) {
+        Some(at) => Error::OtherProtocol(format!(
+            "not a Redis server (it said '{}{NOT_SHOWN}')",
+            quote(&String::from_utf8_lossy(&reply[..at]))
+        )),
+        None => other_protocol("a Redis server", "redis://", reply),
+    }
 }
 
 fn too_long() -> Error {
@@ -167,5 +215,24 @@ impl Lines {
             }
             self.end += wire.read_some(&mut self.buffer[self.end..], phase)?;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reply_is_cut_where_it_echoes_a_piece_of_the_credentials() {
+        let credentials = ["S3cretPassw0rd", "probeuser"];
+        let cut = |reply: &str| echo_at(reply.as_bytes(), &credentials);
+        assert_eq!(cut("ERR args: 's3cretpa'"), Some(11));
+        assert_eq!(cut("ERR args: 'PASSW0RD'"), Some(11));
+        assert_eq!(cut("ERR user PROBEUSER"), Some(9));
+        assert_eq!(cut("ERR args: 's3cre'"), None);
+        assert_eq!(cut("WRONGPASS invalid username-password pair"), None);
+        // A short password counts whole and in its case; a short user name not at all.
+        assert_eq!(echo_at(b"-WRONGPASS", &["wrong", "u"]), None);
+        assert_eq!(echo_at(b"-ERR 'wrong'", &["wrong", "u"]), Some(6));
     }
 }

@@ -12,7 +12,6 @@ pub static KIND: Kind = Kind {
         tls: None,
         default_port: None,
         userinfo: Userinfo::Refused,
-        mask: Userinfo::Refused,
         path: |path| no_path(path, "tcp"),
         check: None,
     },

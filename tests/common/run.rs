@@ -388,15 +388,22 @@ pub fn sane(run: &Run) -> Vec<String> {
         if line.len() > MAX_LINE {
             problems.push(format!("a line of {} bytes: {line:?}", line.len()));
         }
-        let deceptive = |c: char| {
-            (c.is_control() && c != '\t')
-                || matches!(c, '\u{200e}' | '\u{200f}' | '\u{2028}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
-        };
         if line.chars().any(deceptive) {
             problems.push(format!("a control character in {line:?}"));
         }
     }
     problems
+}
+
+/// What no line may hold: control characters, Unicode format characters (Cf: bidi
+/// controls, zero-width ones, U+061C, U+FEFF, the tag characters) and line separators.
+/// Written out here, apart from the binary's own table, so that each checks the other.
+pub fn deceptive(c: char) -> bool {
+    (c.is_control() && c != '\t')
+        || matches!(c,
+            '\u{ad}' | '\u{600}'..='\u{605}' | '\u{61c}' | '\u{6dd}' | '\u{70f}' | '\u{180e}'
+            | '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}' | '\u{2060}'..='\u{206f}'
+            | '\u{feff}' | '\u{fff9}'..='\u{fffb}' | '\u{e0000}'..='\u{e007f}')
 }
 
 /// Asserts what every run must do (see `sane`).
