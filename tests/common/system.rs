@@ -19,7 +19,8 @@ pub fn static_binary() -> &'static Path {
 }
 
 /// The opt-in small build (`scripts/build-static.sh --small`: std without backtrace),
-/// built once per test process.
+/// built once per test process. (Its tests, like the other static builds', run without tls.)
+#[cfg(not(feature = "tls"))]
 pub fn small_static_binary() -> &'static Path {
     static BINARY: OnceLock<PathBuf> = OnceLock::new();
     BINARY.get_or_init(|| build_static(&["--small"]))
