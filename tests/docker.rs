@@ -434,7 +434,7 @@ fn compose_stack_starts_in_dependency_order() {
         let line = match service {
             "web" => "healthy: http://localhost:8081/health: 200 OK",
             "db" => "healthy: postgres://localhost:5432: accepting connections",
-            "cache" => "healthy: redis://:@localhost:6379: PONG",
+            "cache" => "healthy: redis://***@localhost:6379: PONG",
             "sessions" => "healthy: memcached://localhost:11211: version 1.6.18",
             _ => "healthy: ",
         };
