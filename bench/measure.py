@@ -22,6 +22,16 @@ MAX_INSTRUCTIONS = 100_000
 MAX_WALL_RATIO = 1.15
 MAX_RSS_KB = 1000
 MAX_SIZE_OVER_HELLO = 400 * 1024
+# Issue 11's targets for the shipped artifact (the x86_64 musl binary), stricter.
+SHIPPED_MAX_INSTRUCTIONS = 70_000
+SHIPPED_MAX_RSS_KB = 600
+SHIPPED_MAX_SIZE = 650_000
+# What each variable of a container's environment may add to a healthy HTTP probe.
+MAX_INSTRUCTIONS_PER_VARIABLE = 20
+# The environments of that figure: what `env -i` with 2 variables gives, and a crowded
+# container's (Kubernetes adds seven variables for every service in the namespace).
+FEW_VARIABLES = 2
+MANY_VARIABLES = 500
 # Wall times come in rounds of this many runs of each command, each round after a few
 # warm-up runs of its own.
 ROUND_RUNS = 10
@@ -136,17 +146,44 @@ def loaded_files(peer, work):
     return sorted(files)
 
 
-def instructions(argv, work, name="probe"):
+def instructions(argv, work, name="probe", env=None):
     """User-space instructions of one run, counted by callgrind (deterministic, unlike
-    hardware counters, which this machine does not have)."""
+    hardware counters, which this machine does not have). `env`: the probe's whole
+    environment, if not this process's."""
     out = os.path.join(work, f"callgrind.{name}.out")
     result = run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", "--"] + argv,
-                 timeout=900)
+                 timeout=900, env=env)
     with open(out) as profile:
         for line in profile:
             if line.startswith(("totals:", "summary:")):
                 return int(line.split()[1]), result.returncode
     raise RuntimeError(f"no totals in {out}")
+
+
+def service_variables(count):
+    """`count` variables as Kubernetes sets them for the services of a namespace (seven
+    each), after PATH and HOME."""
+    variables = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": "/root"}
+    service = 0
+    while len(variables) < count:
+        name, address, port = f"SERVICE_{service}", f"10.96.{service // 250}.{service % 250}", 8080
+        for key, value in (
+                ("SERVICE_HOST", address), ("SERVICE_PORT", port), ("PORT", f"tcp://{address}:{port}"),
+                (f"PORT_{port}_TCP", f"tcp://{address}:{port}"), (f"PORT_{port}_TCP_PROTO", "tcp"),
+                (f"PORT_{port}_TCP_PORT", port), (f"PORT_{port}_TCP_ADDR", address)):
+            if len(variables) < count:
+                variables[f"{name}_{key}"] = str(value)
+        service += 1
+    return variables
+
+
+def environment_cost(args, work):
+    """One healthy HTTP probe of the benchmarked binary with FEW_VARIABLES and with
+    MANY_VARIABLES in its environment: instructions, and what each variable adds."""
+    argv = [args.healthprobe, f"http://127.0.0.1:{args.port}/health"]
+    few, _ = instructions(argv, work, "few", service_variables(FEW_VARIABLES))
+    many, _ = instructions(argv, work, "many", service_variables(MANY_VARIABLES))
+    return few, many, (many - few) / (MANY_VARIABLES - FEW_VARIABLES)
 
 
 def peak_rss(argv, work, files, times=5):
@@ -502,7 +539,7 @@ def versions(args):
     return ", ".join(f"{name} {version}".strip() for name, version in items)
 
 
-def targets(peers, size, hello_size):
+def targets(peers, size, hello_size, per_variable):
     ours = next(peer for peer in peers if peer.name.startswith("healthprobe"))
     floor = next(peer for peer in peers if peer.name.startswith("C floor"))
     http = ours.figures["http"]
@@ -526,6 +563,13 @@ def targets(peers, size, hello_size):
         (f"peak RSS ≤ {MAX_RSS_KB:,} KB", http["rss"] <= MAX_RSS_KB, f"{http['rss']:,} KB"),
         ("static binary ≤ static hello + 400 KB", size - hello_size <= MAX_SIZE_OVER_HELLO,
          f"{size:,} B against {hello_size:,} B: +{(size - hello_size) / 1024:,.1f} KB"),
+        (f"shipped binary: healthy HTTP probe ≤ {SHIPPED_MAX_INSTRUCTIONS:,} instructions",
+         http["instructions"] <= SHIPPED_MAX_INSTRUCTIONS, f"{http['instructions']:,}"),
+        (f"shipped binary: peak RSS ≤ {SHIPPED_MAX_RSS_KB:,} KB",
+         http["rss"] <= SHIPPED_MAX_RSS_KB, f"{http['rss']:,} KB"),
+        (f"shipped binary ≤ {SHIPPED_MAX_SIZE:,} bytes", size <= SHIPPED_MAX_SIZE, f"{size:,} B"),
+        (f"≤ {MAX_INSTRUCTIONS_PER_VARIABLE} instructions per environment variable",
+         per_variable <= MAX_INSTRUCTIONS_PER_VARIABLE, f"{per_variable:,.1f}"),
     ]
     rows = ["| target | verdict | figure |", "|---|---|---|"]
     rows += [f"| {name} | {verdict(met)} | {figure} |" for name, met, figure in checks]
@@ -595,8 +639,9 @@ def main():
     print("bench: profile, scale and failure paths", file=sys.stderr)
     profile_text, _ = profile(args.symbols, url, work)
     scale_text, _ = scale_and_failures(args, peers, work)
+    few, many, per_variable = environment_cost(args, work)
     size, hello_size = os.path.getsize(args.healthprobe), os.path.getsize(args.hello)
-    targets_text, all_met = targets(peers, size, hello_size)
+    targets_text, all_met = targets(peers, size, hello_size, per_variable)
     static_proof = run(["readelf", "-d", args.healthprobe]).stdout.strip() or "(no output)"
     ours = next(peer for peer in peers if peer.name.startswith("healthprobe"))
     runs = ours.figures["http"]["runs"]
@@ -630,6 +675,18 @@ def main():
 ### Healthy TCP probe of `tcp://127.0.0.1:{args.port}`
 
 {table(peers, "tcp", floor)}
+
+### A container's environment
+
+One healthy HTTP probe of `{url}` by healthprobe (static), with only PATH and HOME in its
+environment and then with {MANY_VARIABLES} variables (PATH, HOME and Kubernetes-style service
+variables, seven a service): `valgrind --tool=callgrind`, one run each.
+
+| variables | instructions |
+|---:|---:|
+| {FEW_VARIABLES} | {few:,} |
+| {MANY_VARIABLES} | {many:,} |
+| per added variable | {per_variable:,.1f} |
 
 ### Size
 

@@ -1,11 +1,17 @@
 #!/usr/bin/env bash
 # Builds the static release binary and prints its path: the file users ship.
 #
-# Usage: scripts/build-static.sh [--target TRIPLE] [CARGO FEATURES]
+# Usage: scripts/build-static.sh [--target TRIPLE] [--small] [CARGO FEATURES]
 #   TRIPLE  x86_64-unknown-linux-musl (default: what Dockerfile.example builds),
 #           aarch64-unknown-linux-musl, or x86_64-unknown-linux-gnu (glibc, crt-static)
+#   --small the opt-in smaller build: std built from source without its backtrace
+#           feature (-Z build-std=std,panic_abort -Z build-std-features=), which drops
+#           the panic-time symbolizer (gimli, addr2line, miniz: ~310 KB of the musl
+#           binary). Needs RUSTC_BOOTSTRAP=1 on stable Rust (set here) and rustup's
+#           rust-src (added when missing); built in its own directory (...-small).
 #   e.g.    scripts/build-static.sh tls
 #           scripts/build-static.sh --target aarch64-unknown-linux-musl
+#           scripts/build-static.sh --small
 #        scripts/build-static.sh --rustflags   prints the glibc build's flags
 #                                               (CARGO_ENCODED_RUSTFLAGS form), for a
 #                                               build to compare with (bench/run.sh)
@@ -33,6 +39,7 @@ cd "$checkout"
 static_flags=(-C target-feature=+crt-static -C relocation-model=static)
 target=x86_64-unknown-linux-musl
 features=
+small=
 while (($#)); do
     case $1 in
     --rustflags)
@@ -41,6 +48,7 @@ while (($#)); do
         ;;
     --target) target=${2:?--target needs a triple}; shift 2 ;;
     --target=*) target=${1#--target=}; shift ;;
+    --small) small=1; shift ;;
     -*) echo "build-static: unknown option $1" >&2; exit 64 ;;
     *) features=$1; shift ;;
     esac
@@ -70,7 +78,7 @@ need_packages() {
     apt-get -o DPkg::Lock::Timeout=900 install -y -qq --no-install-recommends "${missing[@]}" >&2
 }
 
-suffix=${features:+-${features//[^a-zA-Z0-9_]/-}}
+suffix=${features:+-${features//[^a-zA-Z0-9_]/-}}${small:+-small}
 if [[ -n ${CARGO_TARGET_DIR:-} ]]; then
     target_dir=$CARGO_TARGET_DIR
     [[ $target_dir == /* ]] || target_dir=$checkout/$target_dir
@@ -168,6 +176,18 @@ elif [[ $target == *-musl ]]; then
     ring_cc=1
     cargo=("$debian_cargo")
     build_args+=(-Z build-std=std,panic_abort)
+fi
+if [[ -n $small ]]; then
+    # std without its default "backtrace" feature: a panic (a bug: exit 134) still prints
+    # its message, without a backtrace. (panic=immediate-abort would save 45 KB more,
+    # but a panic would then say nothing at all and die of SIGILL.)
+    if [[ ${build_args[*]} != *build-std* ]]; then
+        rustup component list --installed 2>/dev/null | grep -q '^rust-src' ||
+            timeout 300 rustup component add rust-src >&2
+        build_env+=(RUSTC_BOOTSTRAP=1)
+        build_args+=(-Z build-std=std,panic_abort)
+    fi
+    build_args+=(-Z build-std-features=)
 fi
 # ring (tls) compiles C for the target against musl's headers.
 if [[ ${ring_cc:-} == 1 ]]; then

@@ -1,6 +1,7 @@
 //! healthprobe's code as a library: the binary (src/main.rs) is its C entry point and
 //! the printing, and the fuzz crate (fuzz/) reaches the parsers through here.
 
+pub mod arena;
 pub mod cli;
 pub mod config;
 pub mod error;

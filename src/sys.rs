@@ -1,7 +1,8 @@
-//! The only unsafe code (but for src/main.rs's C `main`, which calls in here): argv, the
-//! C environment scan, signal(3) and the check of fds 0-2 that std's start-up would have
-//! done. Everything here is a thin function over one libc call; the rest of the crate is
-//! `#![deny(unsafe_code)]`.
+//! The only unsafe code (but for src/main.rs's C `main`, which calls in here, and the
+//! allocator, src/arena.rs): argv, the C environment (taken aside at start-up, scanned,
+//! handed back for exec), signal(3) and the check of fds 0-2 that std's start-up would
+//! have done. Everything here is a thin function over one libc call; the rest of the
+//! crate is `#![deny(unsafe_code)]`.
 #![allow(unsafe_code)]
 
 use std::ffi::{CStr, OsStr, OsString, c_char, c_int};
@@ -25,17 +26,116 @@ struct PollFd {
 }
 
 unsafe extern "C" {
-    static environ: *const *const u8;
+    static mut environ: *const *const u8;
     /// glibc and musl both give it BSD semantics: the handler stays installed.
     fn signal(signum: c_int, handler: usize) -> usize;
     fn poll(fds: *mut PollFd, count: u64, timeout: c_int) -> c_int;
     fn open(path: *const c_char, flags: c_int, ...) -> c_int;
 }
 
-/// What std's start-up would have done before `main`, which the C `main` skips.
-pub fn start_up() {
+/// What std's start-up would have done before `main`, which the C `main` skips; and the
+/// C environment, taken aside (see `hide_environment`).
+pub fn start_up() -> Environment {
     open_standard_fds();
     ignore_broken_pipe();
+    hide_environment()
+}
+
+/// The C environment as the process got it. While this is held, `environ` is empty.
+pub struct Environment {
+    entries: *const *const u8,
+}
+
+/// What `environ` points to while the environment is taken aside: a list whose first
+/// entry is its terminating null.
+static EMPTY_ENVIRONMENT: usize = 0;
+
+/// Takes the C environment aside and leaves an empty one. Why: ureq's `Config::default()`
+/// (which every ureq config builder starts from) looks up 8 proxy variables with getenv,
+/// each a scan of the whole environment: 264 instructions per variable of a container's
+/// often hundreds, for proxies the probe then replaces by its own (--proxy) or none. No
+/// ureq builder skips that, and nothing below cli.rs may read the environment anyway: cli
+/// reads it from the returned value, and `Environment::restore` hands it back to exec.
+fn hide_environment() -> Environment {
+    // SAFETY: called first in the C `main`, before any other thread exists, so nothing
+    // reads `environ` while it changes. The empty list is a static null entry.
+    unsafe {
+        let entries = environ;
+        environ = (&raw const EMPTY_ENVIRONMENT).cast();
+        Environment { entries }
+    }
+}
+
+impl Environment {
+    /// Each entry's C string (`NAME=value`), not yet measured.
+    fn entries(&self) -> impl Iterator<Item = *const u8> + '_ {
+        let mut entry = self.entries;
+        std::iter::from_fn(move || {
+            // SAFETY: environ was a null-terminated array of NUL-terminated strings, and
+            // nothing has changed it since (no setenv here): `entry` stops at the null.
+            unsafe {
+                if entry.is_null() || (*entry).is_null() {
+                    return None;
+                }
+                let string = *entry;
+                entry = entry.add(1);
+                Some(string)
+            }
+        })
+    }
+
+    /// The variables whose name starts with `prefix`, as (name, value), from one pass that
+    /// looks only at the first bytes of the others.
+    pub fn with_prefix(&self, prefix: &[u8]) -> Vec<(&OsStr, &OsStr)> {
+        self.entries()
+            .filter(|&entry| starts_with(entry, prefix))
+            .map(|entry| {
+                // SAFETY: a NUL-terminated string of the environment, alive as long as
+                // `self` (nothing frees or changes it).
+                let entry = unsafe { CStr::from_ptr(entry.cast()) }.to_bytes();
+                let (name, value) = match entry.iter().position(|&byte| byte == b'=') {
+                    Some(equals) => (&entry[..equals], &entry[equals + 1..]),
+                    None => (entry, &entry[entry.len()..]),
+                };
+                (OsStr::from_bytes(name), OsStr::from_bytes(value))
+            })
+            .collect()
+    }
+
+    /// The value of the variable `name` (one pass), as getenv(3) finds it: the first.
+    pub fn get(&self, name: &str) -> Option<&OsStr> {
+        let name = name.as_bytes();
+        if name.is_empty() || name.contains(&b'=') {
+            return None;
+        }
+        let entry = self.entries().find(|&entry| {
+            // SAFETY: the name's bytes matched and none was NUL, so the next byte is at
+            // most the string's NUL.
+            starts_with(entry, name) && unsafe { *entry.add(name.len()) } == b'='
+        })?;
+        // SAFETY: as in with_prefix; the value starts after `NAME=`.
+        let value = unsafe { CStr::from_ptr(entry.add(name.len() + 1).cast()) };
+        Some(OsStr::from_bytes(value.to_bytes()))
+    }
+
+    /// Hands the environment back to the C library, for exec (and execvp's PATH). Called
+    /// once the probes are done: their threads, if any, have answered and read nothing of
+    /// the environment (nothing but cli does), so nothing reads `environ` while it changes.
+    pub fn restore(self) {
+        // SAFETY: see above; `entries` is the array the process started with.
+        unsafe { environ = self.entries };
+    }
+}
+
+/// Whether the C string `entry` starts with `prefix`. It stops at the first byte that
+/// differs or at the string's NUL, so it never reads past the string (and most entries
+/// cost one byte: the prefix scan is that cheap per variable).
+fn starts_with(entry: *const u8, prefix: &[u8]) -> bool {
+    (0..prefix.len()).all(|i| {
+        // SAFETY: the bytes before `i` were not NUL, so `i` is at most the NUL's index.
+        let byte = unsafe { *entry.add(i) };
+        byte != 0 && byte == prefix[i]
+    })
 }
 
 /// The C `main`'s arguments, program name first, as owned strings.
@@ -76,26 +176,6 @@ fn open_standard_fds() {
             std::process::abort();
         }
     }
-}
-
-/// Whether any variable's name starts with `prefix`, from one pass over the C environment
-/// that copies nothing (std::env::vars_os would copy every variable to look at it).
-pub fn environ_has_prefix(prefix: &[u8]) -> bool {
-    // SAFETY: environ is a null-terminated array of NUL-terminated strings, and nothing
-    // changes it meanwhile (no other thread runs yet, and nothing here calls setenv). The
-    // comparison stops at the first byte that differs, so it never reads past a string's
-    // NUL, which differs from every byte of the prefix (none of which is NUL).
-    unsafe {
-        let mut entry = environ;
-        while !entry.is_null() && !(*entry).is_null() {
-            let name = *entry;
-            if (0..prefix.len()).all(|i| *name.add(i) == prefix[i]) {
-                return true;
-            }
-            entry = entry.add(1);
-        }
-    }
-    false
 }
 
 /// As std's start-up does (which `main` skips): a closed stdout is an error to ignore,

@@ -372,3 +372,74 @@ fn an_empty_variable_means_unset() {
     );
     check(cases);
 }
+
+/// A container's environment: Kubernetes adds seven variables for every service in the
+/// namespace, so hundreds are common. `from` names them apart.
+fn crowd(from: usize, count: usize) -> Vec<(String, String)> {
+    (from..from + count)
+        .map(|i| {
+            let address = format!("10.96.{}.{}", i / 250, i % 250);
+            (format!("SERVICE_{i}_PORT"), format!("tcp://{address}:8080"))
+        })
+        .collect()
+}
+
+fn as_pairs(env: &[(String, String)]) -> Vec<(&str, &str)> {
+    env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
+}
+
+#[test]
+fn ours_and_expanded_variables_are_found_among_hundreds() {
+    let a = Server::start(ok());
+    let b = Server::start(ok());
+    let mut env = crowd(0, 250);
+    env.push((
+        "HEALTHPROBE_TARGETS".into(),
+        format!("{} http://127.0.0.1:${{B_PORT}}/b", a.url("/a")),
+    ));
+    env.extend(crowd(250, 250));
+    env.push(("B_PORT".into(), b.addr.port().to_string()));
+    env.push(("HEALTHPROBE_STATUS".into(), "200".into()));
+    let run = probe_env(&[], &as_pairs(&env));
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(run.stdout.contains(&a.url("/a")), "{run:?}");
+    assert!(run.stdout.contains(&b.url("/b")), "{run:?}");
+    assert_eq!(a.requests().len() + b.requests().len(), 2);
+
+    // A misspelt one among them is still named.
+    env.push(("HEALTHPROBE_TIMEOUTT".into(), "2s".into()));
+    let run = probe_env(&[], &as_pairs(&env));
+    assert_eq!(run.code, 64, "{run:?}");
+    assert!(run.stderr.contains("HEALTHPROBE_TIMEOUTT"), "{run:?}");
+}
+
+#[test]
+fn cmd_gets_a_crowded_environment_exactly_and_its_proxies_go_unused() {
+    // The environment is kept aside while the probes run (src/sys.rs) and handed back
+    // for CMD: from the main thread, and after a --wait's attempt thread and the
+    // threads of two targets.
+    let proxy = ConnectProxy::start();
+    let server = Server::start(ok());
+    let mut env = crowd(0, 500);
+    for variable in ["HTTP_PROXY", "http_proxy", "ALL_PROXY"] {
+        env.push((variable.into(), proxy.url()));
+    }
+    env.push(("PATH".into(), "/usr/bin:/bin".into()));
+    env.push(("HEALTHPROBE_TIMEOUT".into(), "2s".into()));
+    let (one, two) = (server.url("/one"), server.url("/two"));
+    let runs: [&[&str]; 2] = [
+        &["-q", &one, "--", "env"],
+        &["-q", "--wait", "10s", &one, &two, "--", "env"],
+    ];
+    for args in runs {
+        let run = probe_env(args, &as_pairs(&env));
+        assert_eq!(run.code, 0, "{args:?}: {run:?}");
+        let mut printed: Vec<&str> = run.stdout.lines().collect();
+        printed.sort_unstable();
+        let mut expected: Vec<String> = env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        expected.sort_unstable();
+        assert_eq!(printed, expected, "{args:?}");
+    }
+    assert!(proxy.heads().is_empty(), "{:?}", proxy.heads());
+    assert_eq!(server.requests().len(), 3);
+}

@@ -49,6 +49,8 @@ mod request;
 mod secrets;
 #[cfg(not(feature = "tls"))]
 mod static_binary;
+#[cfg(not(feature = "tls"))]
+mod static_binary_small;
 mod status;
 #[cfg(not(feature = "tls"))]
 mod swarm;

@@ -15,22 +15,34 @@ pub fn root() -> &'static Path {
 /// it before `cargo test`).
 pub fn static_binary() -> &'static Path {
     static BINARY: OnceLock<PathBuf> = OnceLock::new();
-    BINARY.get_or_init(|| {
-        let output = Command::new("bash")
-            .arg(root().join("scripts/build-static.sh"))
-            .current_dir(root())
-            .output()
-            .expect("run scripts/build-static.sh");
-        assert!(
-            output.status.success(),
-            "scripts/build-static.sh failed:\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        let relative = String::from_utf8_lossy(&output.stdout).trim().to_string();
-        let path = root().join(relative);
-        assert!(path.is_file(), "no static binary at {}", path.display());
-        path
-    })
+    BINARY.get_or_init(|| build_static(&[]))
+}
+
+/// The opt-in small build (`scripts/build-static.sh --small`: std without backtrace),
+/// built once per test process. (Its tests, like the other static builds', run without tls.)
+#[cfg(not(feature = "tls"))]
+pub fn small_static_binary() -> &'static Path {
+    static BINARY: OnceLock<PathBuf> = OnceLock::new();
+    BINARY.get_or_init(|| build_static(&["--small"]))
+}
+
+/// Runs scripts/build-static.sh with `args` and returns the path it prints.
+fn build_static(args: &[&str]) -> PathBuf {
+    let output = Command::new("bash")
+        .arg(root().join("scripts/build-static.sh"))
+        .args(args)
+        .current_dir(root())
+        .output()
+        .expect("run scripts/build-static.sh");
+    assert!(
+        output.status.success(),
+        "scripts/build-static.sh {args:?} failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let relative = String::from_utf8_lossy(&output.stdout).trim().to_string();
+    let path = root().join(relative);
+    assert!(path.is_file(), "no static binary at {}", path.display());
+    path
 }
 
 /// Copies an executable with cp(1), not std::fs::copy: while this process holds the copy
