@@ -17,10 +17,10 @@ use std::time::{Duration, Instant};
 
 use crate::cli::values::{expand, parse_duration, parse_header};
 use crate::cli::{self, Command};
-use crate::config::{Config, HttpOptions, StatusSet};
+use crate::config::{Config, StatusSet};
 use crate::outcome::{MAX_LINE, Outcome};
 use crate::probe::grpc::hpack;
-use crate::probe::wire::Wire;
+use crate::probe::wire::{Converse, Wire};
 use crate::probe::{self, Answer, Budget, KINDS, Report};
 use crate::target::{Target, redact};
 use scripted::Scripted;
@@ -127,8 +127,6 @@ fn check_answer(
 
 /// A kind's conversation over the scripted server; the input's first byte picks one of
 /// `args` (each a target and its options), the rest is the server's side.
-type Converse<S> = fn(Wire<S>, &Target, &HttpOptions, &Budget, &mut Report) -> Answer;
-
 /// `server` and `scheme` as the kind's probe() names them.
 struct Kind {
     args: &'static [&'static [&'static str]],

@@ -5,8 +5,8 @@
 //! then closes the TCP connection: a polite Connection.Close needs a login first.
 //! User, password and vhost in the URL are accepted and ignored.
 
-use super::wire::{Connection, Wire, other_protocol, quote};
-use super::{Answer, Budget, Kind, Report, Verdict, open};
+use super::wire::{self, Connection, Wire, other_protocol, quote};
+use super::{Answer, Budget, Kind, Report, Verdict};
 use crate::config::HttpOptions;
 use crate::error::{Error, Phase};
 use crate::target::{Syntax, Target, Userinfo, database_path};
@@ -38,13 +38,15 @@ const MAX_FRAME: usize = 8 * 1024;
 const MAX_PROPERTY: usize = 40;
 
 fn probe(target: &Target, options: &HttpOptions, budget: &Budget, report: &mut Report) -> Answer {
-    let wire = Wire::new(
-        open(target, budget, report)?,
+    wire::probe(
+        target,
+        options,
         budget,
+        report,
         "an AMQP server",
         "amqp://",
-    );
-    converse(wire, target, options, budget, report)
+        converse,
+    )
 }
 
 /// The conversation once connected; the fuzz targets (src/fuzz.rs) hold it over bytes.

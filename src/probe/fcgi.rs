@@ -6,8 +6,8 @@
 //! --header are not sent.
 
 use super::http::BODY_LIMIT;
-use super::wire::{Connection, Wire, other_protocol, quote, stranger};
-use super::{Answer, Budget, Kind, Report, Verdict, open};
+use super::wire::{self, Connection, Wire, other_protocol, quote, stranger};
+use super::{Answer, Budget, Kind, Report, Verdict};
 use crate::config::HttpOptions;
 use crate::error::{Error, Phase};
 use crate::target::{PathParts, Syntax, Target, Userinfo};
@@ -61,13 +61,15 @@ const MAX_STDERR: usize = 512;
 const MAX_READ: usize = 256 * 1024;
 
 fn probe(target: &Target, options: &HttpOptions, budget: &Budget, report: &mut Report) -> Answer {
-    let wire = Wire::new(
-        open(target, budget, report)?,
+    wire::probe(
+        target,
+        options,
         budget,
+        report,
         "a FastCGI server",
         "fcgi://",
-    );
-    converse(wire, target, options, budget, report)
+        converse,
+    )
 }
 
 /// The conversation once connected; the fuzz targets (src/fuzz.rs) hold it over bytes.

@@ -2,8 +2,8 @@
 //! without a login (text protocol); healthy iff the reply is `VERSION x.y.z`. An
 //! `ERROR`, `SERVER_ERROR ...` or `CLIENT_ERROR ...` reply is unhealthy and quoted.
 
-use super::wire::{Connection, Wire, other_protocol, quote};
-use super::{Answer, Budget, Kind, Report, Verdict, open};
+use super::wire::{self, Connection, Wire, other_protocol, quote};
+use super::{Answer, Budget, Kind, Report, Verdict};
 use crate::config::HttpOptions;
 use crate::error::{Error, Phase};
 use crate::outcome::cap;
@@ -30,13 +30,15 @@ const MAX_LINE: usize = 512;
 const MAX_VERSION: usize = 60;
 
 fn probe(target: &Target, options: &HttpOptions, budget: &Budget, report: &mut Report) -> Answer {
-    let wire = Wire::new(
-        open(target, budget, report)?,
+    wire::probe(
+        target,
+        options,
         budget,
+        report,
         "a memcached server",
         "memcached://",
-    );
-    converse(wire, target, options, budget, report)
+        converse,
+    )
 }
 
 /// The conversation once connected; the fuzz targets (src/fuzz.rs) hold it over bytes.

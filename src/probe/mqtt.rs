@@ -2,8 +2,8 @@
 //! `healthprobe-PID`, no credentials), then DISCONNECT. Healthy iff the CONNACK's return
 //! code is 0 (accepted); codes 1-5 are named, as the standard names them, and unhealthy.
 
-use super::wire::{Connection, Wire, other_protocol};
-use super::{Answer, Budget, Kind, Report, Verdict, open};
+use super::wire::{self, Connection, Wire, other_protocol};
+use super::{Answer, Budget, Kind, Report, Verdict};
 use crate::config::HttpOptions;
 use crate::error::Phase;
 use crate::target::{Syntax, Target, Userinfo, no_path};
@@ -35,13 +35,15 @@ const REFUSALS: [&str; 5] = [
 ];
 
 fn probe(target: &Target, options: &HttpOptions, budget: &Budget, report: &mut Report) -> Answer {
-    let wire = Wire::new(
-        open(target, budget, report)?,
+    wire::probe(
+        target,
+        options,
         budget,
+        report,
         "an MQTT server",
         "mqtt://",
-    );
-    converse(wire, target, options, budget, report)
+        converse,
+    )
 }
 
 /// The conversation once connected; the fuzz targets (src/fuzz.rs) hold it over bytes.

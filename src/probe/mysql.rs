@@ -4,8 +4,8 @@
 //! connections, 1129 host blocked) is unhealthy and quoted. Nothing is sent, so no
 //! credentials are needed: user, password and database in the URL are ignored.
 
-use super::wire::{Connection, Wire, other_protocol, quote};
-use super::{Answer, Budget, Kind, Report, Verdict, open};
+use super::wire::{self, Connection, Wire, other_protocol, quote};
+use super::{Answer, Budget, Kind, Report, Verdict};
 use crate::config::HttpOptions;
 use crate::error::{Error, Phase};
 use crate::outcome::cap;
@@ -34,13 +34,15 @@ const HANDSHAKE_V10: u8 = 0x0a;
 const ERROR_PACKET: u8 = 0xff;
 
 fn probe(target: &Target, options: &HttpOptions, budget: &Budget, report: &mut Report) -> Answer {
-    let wire = Wire::new(
-        open(target, budget, report)?,
+    wire::probe(
+        target,
+        options,
         budget,
+        report,
         "a MySQL server",
         "mysql://",
-    );
-    converse(wire, target, options, budget, report)
+        converse,
+    )
 }
 
 /// The conversation once connected; the fuzz targets (src/fuzz.rs) hold it over bytes.

@@ -4,8 +4,8 @@
 //! when the greeting names them; `-ERR ...` instead (maximum connections exceeded) is
 //! unhealthy and quoted.
 
-use super::wire::{Connection, Wire, other_protocol, quote};
-use super::{Answer, Budget, Kind, Report, Verdict, open};
+use super::wire::{self, Connection, Wire, other_protocol, quote};
+use super::{Answer, Budget, Kind, Report, Verdict};
 use crate::config::HttpOptions;
 use crate::error::{Error, Phase};
 use crate::outcome::cap;
@@ -32,13 +32,15 @@ const MAX_LINE: usize = 8192;
 const MAX_FIELD: usize = 60;
 
 fn probe(target: &Target, options: &HttpOptions, budget: &Budget, report: &mut Report) -> Answer {
-    let wire = Wire::new(
-        open(target, budget, report)?,
+    wire::probe(
+        target,
+        options,
         budget,
+        report,
         "a NATS server",
         "nats://",
-    );
-    converse(wire, target, options, budget, report)
+        converse,
+    )
 }
 
 /// The conversation once connected; the fuzz targets (src/fuzz.rs) hold it over bytes.

@@ -3,8 +3,8 @@
 //! connections right now (SQLSTATE 57P03 and kin), is up. No password is ever sent, and
 //! no TLS is negotiated: pg_isready's answer does not depend on either.
 
-use super::wire::{Connection, Wire, other_protocol, quote};
-use super::{Answer, Budget, Kind, Report, Verdict, open};
+use super::wire::{self, Connection, Wire, other_protocol, quote};
+use super::{Answer, Budget, Kind, Report, Verdict};
 use crate::config::HttpOptions;
 use crate::error::{Error, Phase};
 use crate::target::{Syntax, Target, Userinfo, database_path};
@@ -34,13 +34,15 @@ const DEFAULT_USER: &str = "postgres";
 const NOT_ACCEPTING: [&str; 3] = ["57P03", "57P01", "57P02"];
 
 fn probe(target: &Target, options: &HttpOptions, budget: &Budget, report: &mut Report) -> Answer {
-    let wire = Wire::new(
-        open(target, budget, report)?,
+    wire::probe(
+        target,
+        options,
         budget,
+        report,
         "a PostgreSQL server",
         "postgres://",
-    );
-    converse(wire, target, options, budget, report)
+        converse,
+    )
 }
 
 /// The conversation once connected; the fuzz targets (src/fuzz.rs) hold it over bytes.

@@ -3,8 +3,8 @@
 //! data (-LOADING), busy with a script (-BUSY) or a replica cut off from its master
 //! (-MASTERDOWN) answers with an error instead, which the line quotes.
 
-use super::wire::{Connection, Wire, other_protocol, quote};
-use super::{Answer, Budget, Kind, Report, Verdict, open};
+use super::wire::{self, Connection, Wire, other_protocol, quote};
+use super::{Answer, Budget, Kind, Report, Verdict};
 use crate::config::HttpOptions;
 use crate::error::{Error, Phase};
 use crate::target::{PathParts, Syntax, Target, Userinfo};
@@ -42,13 +42,15 @@ const AWAITING_PING: Phase = Phase::Protocol("awaiting the reply to PING");
 const MAX_LINE: usize = 1024;
 
 fn probe(target: &Target, options: &HttpOptions, budget: &Budget, report: &mut Report) -> Answer {
-    let wire = Wire::new(
-        open(target, budget, report)?,
+    wire::probe(
+        target,
+        options,
         budget,
+        report,
         "a Redis server",
         "redis://",
-    );
-    converse(wire, target, options, budget, report)
+        converse,
+    )
 }
 
 /// The conversation once connected; the fuzz targets (src/fuzz.rs) hold it over bytes.

@@ -5,10 +5,12 @@
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
 
-use super::Budget;
+use super::{Answer, Budget, Report};
+use crate::config::HttpOptions;
 use crate::error::{Error, Phase};
 use crate::net::{DeadlineStream, closed, io_failure};
 use crate::outcome::{cap, printable};
+use crate::target::Target;
 
 /// Quoted server text is cut to this many bytes; the line has other things to say.
 const QUOTE_MAX: usize = 120;
@@ -30,6 +32,26 @@ impl Connection for DeadlineStream {
     fn finish(&mut self) {
         self.stream.shutdown(Shutdown::Write).ok();
     }
+}
+
+/// A wire probe's conversation once connected: the TCP connection in the binary, a
+/// scripted server's bytes under the fuzz targets (src/fuzz.rs).
+pub type Converse<S> = fn(Wire<S>, &Target, &HttpOptions, &Budget, &mut Report) -> Answer;
+
+/// Every wire probe: connect under the budget, then hold the kind's conversation.
+/// `expected` ("a Redis server") and `scheme` ("redis://") name it to a stranger.
+pub fn probe(
+    target: &Target,
+    options: &HttpOptions,
+    budget: &Budget,
+    report: &mut Report,
+    expected: &'static str,
+    scheme: &'static str,
+    converse: Converse<DeadlineStream>,
+) -> Answer {
+    let stream = super::open(target, budget, report)?;
+    let wire = Wire::new(stream, budget, expected, scheme);
+    converse(wire, target, options, budget, report)
 }
 
 /// Generic over the connection so that the fuzz targets run the probes' own code;
