@@ -57,6 +57,9 @@ pub struct Syntax {
     /// rule would read it. `PasswordAlone` masks the most (a lone word is taken for a
     /// password, the userinfo runs to the last '@'); unknown schemes are masked so.
     pub mask: Userinfo,
+    /// Whatever follows `scheme://` is a unix socket (`/run/app.sock`, `@name`), handed
+    /// whole to `path`: there is no host, port or userinfo.
+    pub socket: bool,
     pub path: PathRule,
     /// Run once the options are parsed, for each target of this kind, on the request
     /// headers: a usage error here (exit 64) is one that no probe would get past.
@@ -198,6 +201,21 @@ impl Target {
             Some(over_tls) if tls => over_tls.default_port,
             _ => kind.default_port,
         };
+        if kind.socket {
+            let PathParts { path, .. } = (kind.path)(rest).map_err(|e| invalid(&e))?;
+            return Ok(Target {
+                kind: index,
+                scheme,
+                tls,
+                host: String::new(),
+                port: 0,
+                path,
+                text: shown,
+                user: None,
+                password: None,
+                database: None,
+            });
+        }
         let (userinfo, rest) = split_userinfo(kind.userinfo, rest);
         // The fragment is never sent to a server.
         let rest = rest.split('#').next().unwrap_or_default();

@@ -62,6 +62,8 @@ pub const BODY_CONTAINS: Spec = spec(
     "HEALTHPROBE_BODY_CONTAINS",
     HTTP_FCGI,
 );
+pub const JSON: Spec = spec("--json", None, "HEALTHPROBE_JSON", HTTP);
+pub const UNIX_SOCKET: Spec = spec("--unix-socket", None, "HEALTHPROBE_UNIX_SOCKET", HTTP_GRPC);
 pub const USER_AGENT: Spec = spec("--user-agent", None, "HEALTHPROBE_USER_AGENT", HTTP_GRPC);
 pub const PROXY: Spec = spec("--proxy", None, "HEALTHPROBE_PROXY", HTTP);
 pub const CACERT: Spec = spec("--cacert", None, "HEALTHPROBE_CACERT", HTTPS);
@@ -85,6 +87,8 @@ pub static OPTIONS: &[&Spec] = &[
     &HEADER,
     &STATUS,
     &BODY_CONTAINS,
+    &JSON,
+    &UNIX_SOCKET,
     &USER_AGENT,
     &PROXY,
     &CACERT,

@@ -20,6 +20,7 @@ pub static KIND: Kind = Kind {
         default_port: Some(9000),
         userinfo: Userinfo::Refused,
         mask: Userinfo::Refused,
+        socket: false,
         path: script_path,
         check: None,
     },

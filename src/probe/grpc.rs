@@ -8,7 +8,7 @@ mod hpack;
 
 use std::time::Instant;
 
-use super::{Answer, Budget, Kind, Report, Verdict, open};
+use super::{Answer, Budget, Kind, Report, Verdict, open_via};
 use crate::config::HttpOptions;
 use crate::error::Error;
 use crate::net::DeadlineStream;
@@ -30,6 +30,7 @@ pub static KIND: Kind = Kind {
         // It takes no credentials, but one written there is masked as a password:
         // a lone word before '@' is a token more often than a user name.
         mask: Userinfo::PasswordAlone,
+        socket: false,
         path: service_path,
         check: Some(check_metadata),
     },
@@ -58,7 +59,7 @@ const METHOD: &str = "/grpc.health.v1.Health/Check";
 const MAX_REPLY: usize = 16 * 1024;
 
 fn probe(target: &Target, options: &HttpOptions, budget: &Budget, report: &mut Report) -> Answer {
-    let stream = open(target, budget, report)?;
+    let stream = open_via(target, options.unix_socket.as_ref(), budget, report)?;
     let service = service(target);
     let headers = request_headers(target, options, budget.deadline);
     // grpcs:// (the TLS build) would wrap this stream in TLS with ALPN "h2" and send

@@ -30,6 +30,7 @@ pub static KIND: Kind = Kind {
         default_port: Some(80),
         userinfo: Userinfo::Refused,
         mask: Userinfo::Refused,
+        socket: false,
         path: |path| {
             Ok(PathParts {
                 path: match path.starts_with('/') {
@@ -99,6 +100,7 @@ fn probe(target: &Target, options: &HttpOptions, budget: &Budget, report: &mut R
         received: false,
         budget: *budget,
         proxy,
+        unix_socket: options.unix_socket.clone(),
     }));
     let result = follow(target, options, budget, &trace);
     let mut trace = lock(&trace);

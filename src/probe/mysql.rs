@@ -18,6 +18,7 @@ pub static KIND: Kind = Kind {
         default_port: Some(3306),
         userinfo: Userinfo::UserPassword,
         mask: Userinfo::UserPassword,
+        socket: false,
         path: database_path,
         check: None,
     },

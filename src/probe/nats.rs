@@ -20,6 +20,7 @@ pub static KIND: Kind = Kind {
         // Refused, but masked the most: nats:// and mqtt:// URLs often carry a password
         // (user:pass@ or a lone token@), which the usage error must not echo.
         mask: Userinfo::PasswordAlone,
+        socket: false,
         path: |path| no_path(path, "nats"),
         check: None,
     },

@@ -16,6 +16,7 @@ pub static KIND: Kind = Kind {
         default_port: Some(6379),
         userinfo: Userinfo::PasswordAlone,
         mask: Userinfo::PasswordAlone,
+        socket: false,
         path: database_number,
         check: None,
     },

@@ -13,6 +13,7 @@ pub static KIND: Kind = Kind {
         default_port: None,
         userinfo: Userinfo::Refused,
         mask: Userinfo::Refused,
+        socket: false,
         path: |path| no_path(path, "tcp"),
         check: None,
     },
