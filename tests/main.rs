@@ -30,6 +30,7 @@ mod hostile;
 #[cfg(not(feature = "tls"))]
 mod https_without_tls;
 mod install;
+mod json;
 mod k8s_example;
 mod matrix;
 mod memcached;

@@ -15,9 +15,11 @@ Targets (several: all must be healthy; they are probed at the same time):
       the same over TLS, port 443 by default, the certificate verified (TLS build only)
   tcp://HOST:PORT
       healthy iff a connection is established
+  unix:///PATH   unix://@NAME   (a unix socket; @NAME: the abstract namespace)
+      healthy iff the socket accepts a connection
   grpc://HOST:PORT[/SERVICE]
       healthy iff grpc.health.v1.Health/Check answers SERVING for SERVICE
-      (default: the whole server)
+      (default: the whole server); grpcs:// over TLS with ALPN h2 (TLS build only)
   postgres://[USER@]HOST[:5432][/DB]   (also postgresql://)
       healthy iff the server accepts connections, as pg_isready says
   redis://[[USER]:PASSWORD@]HOST[:6379]
@@ -52,6 +54,15 @@ Options (each also read from the variable in brackets; the command line wins):
                              [HEALTHPROBE_STATUS, default 200-399]
       --body-contains TEXT   also require TEXT in the first 10 KiB of the body
                              [HEALTHPROBE_BODY_CONTAINS]
+      --json POINTER[=VALUES]
+                             also require the JSON body's value at POINTER to be one
+                             of VALUES (comma list), or without =VALUES, to be there
+                             and not null or false: --json /status=green,yellow;
+                             repeatable, reads 64 KiB at most
+                             [HEALTHPROBE_JSON, one check per line]
+      --unix-socket PATH     send http:// and grpc:// to this unix socket (@NAME:
+                             abstract); the URL's host is still the Host
+                             [HEALTHPROBE_UNIX_SOCKET]
       --user-agent TEXT      the User-Agent header
                              [HEALTHPROBE_USER_AGENT, default healthprobe/VERSION]
       --proxy URL            send HTTP through this proxy, http://[USER:PASS@]HOST:PORT
