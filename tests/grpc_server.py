@@ -7,6 +7,7 @@ part), prints `PORTS <health> <bare> <token>` and serves until killed:
   token   the same health service behind an interceptor that rejects any call without
           the metadata `x-probe-token: secret` (UNAUTHENTICATED, with a message that
           needs percent-encoding on the wire)
+With a path as its argument, the health server also listens on that unix socket.
 Each health check prints one JSON line to stdout: the metadata the call carried and the
 deadline the server saw (from grpc-timeout), so the tests can check what was sent.
 """
@@ -67,17 +68,20 @@ class RequireToken(grpc.ServerInterceptor):
         return grpc.unary_unary_rpc_method_handler(reject)
 
 
-def start(with_health, interceptors=()):
+def start(with_health, interceptors=(), unix_socket=None):
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=4), interceptors=interceptors)
     if with_health:
         health_pb2_grpc.add_HealthServicer_to_server(health_service(), server)
     port = server.add_insecure_port("127.0.0.1:0")
+    if unix_socket:
+        server.add_insecure_port("unix:" + unix_socket)
     server.start()
     return server, port
 
 
 def main():
-    servers = [start(True), start(False), start(True, [RequireToken()])]
+    unix_socket = sys.argv[1] if len(sys.argv) > 1 else None
+    servers = [start(True, (), unix_socket), start(False), start(True, [RequireToken()])]
     print("PORTS", *(port for _, port in servers), flush=True)
     # Serve until the test kills us (or closes our stdin, when it dies first).
     sys.stdin.read()

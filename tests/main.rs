@@ -52,5 +52,6 @@ mod swarm;
 mod tcp;
 #[cfg(feature = "tls")]
 mod tls;
+mod unix;
 mod usage;
 mod wait;
