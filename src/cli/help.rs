@@ -55,11 +55,11 @@ Options (each also read from the variable in brackets; the command line wins):
       --body-contains TEXT   also require TEXT in the first 10 KiB of the body
                              [HEALTHPROBE_BODY_CONTAINS]
       --json POINTER[=VALUES]
-                             also require the JSON body's value at POINTER to be one
-                             of VALUES (comma list), or without =VALUES, to be there
-                             and not null or false: --json /status=green,yellow;
-                             repeatable, reads 64 KiB at most
-                             [HEALTHPROBE_JSON, one check per line]
+                             [HEALTHPROBE_JSON, one check per line] also require the
+                             JSON body's value at POINTER to be one of VALUES (comma
+                             list), or without =VALUES, to be there and not null or
+                             false: --json /status=green,yellow; repeatable; reads
+                             64 KiB of the body at most
       --unix-socket PATH     send http:// and grpc:// to this unix socket (@NAME:
                              abstract); the URL's host is still the Host
                              [HEALTHPROBE_UNIX_SOCKET]
