@@ -25,6 +25,8 @@ mod examples;
 mod exit_codes;
 mod fcgi;
 mod grpc;
+#[cfg(feature = "tls")]
+mod grpcs;
 mod help;
 mod hostile;
 #[cfg(not(feature = "tls"))]

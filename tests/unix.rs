@@ -121,7 +121,12 @@ fn grpc_over_a_unix_socket() {
     let socket = dir.join("grpc.sock");
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/grpc_server.py");
     let what = "python3 with grpcio and grpcio-health-checking";
-    let Some(_server) = python(&[script, &socket], "unix", what, "import grpc, grpc_health") else {
+    let Some(_server) = python(
+        &[script, "--unix", &socket],
+        "unix",
+        what,
+        "import grpc, grpc_health",
+    ) else {
         return;
     };
     expect(

@@ -42,8 +42,8 @@ const fn spec(
 const EVERY: &[&str] = &[];
 const HTTP: &[&str] = &["http", "https"];
 const HTTP_FCGI: &[&str] = &["http", "https", "fcgi"];
-const HTTP_GRPC: &[&str] = &["http", "https", "grpc"];
-const HTTPS: &[&str] = &["https"];
+const HTTP_GRPC: &[&str] = &["http", "https", "grpc", "grpcs"];
+const TLS: &[&str] = &["https", "grpcs"];
 
 // `-t`: the short form that microcheck and wait4x users type.
 pub const TIMEOUT: Spec = spec("--timeout", Some("-t"), "HEALTHPROBE_TIMEOUT", EVERY);
@@ -66,10 +66,10 @@ pub const JSON: Spec = spec("--json", None, "HEALTHPROBE_JSON", HTTP);
 pub const UNIX_SOCKET: Spec = spec("--unix-socket", None, "HEALTHPROBE_UNIX_SOCKET", HTTP_GRPC);
 pub const USER_AGENT: Spec = spec("--user-agent", None, "HEALTHPROBE_USER_AGENT", HTTP_GRPC);
 pub const PROXY: Spec = spec("--proxy", None, "HEALTHPROBE_PROXY", HTTP);
-pub const CACERT: Spec = spec("--cacert", None, "HEALTHPROBE_CACERT", HTTPS);
-pub const CERT: Spec = spec("--cert", None, "HEALTHPROBE_CERT", HTTPS);
-pub const KEY: Spec = spec("--key", None, "HEALTHPROBE_KEY", HTTPS);
-pub const INSECURE: Spec = spec("--insecure", Some("-k"), "HEALTHPROBE_INSECURE", HTTPS);
+pub const CACERT: Spec = spec("--cacert", None, "HEALTHPROBE_CACERT", TLS);
+pub const CERT: Spec = spec("--cert", None, "HEALTHPROBE_CERT", TLS);
+pub const KEY: Spec = spec("--key", None, "HEALTHPROBE_KEY", TLS);
+pub const INSECURE: Spec = spec("--insecure", Some("-k"), "HEALTHPROBE_INSECURE", TLS);
 pub const WAIT: Spec = spec("--wait", None, "HEALTHPROBE_WAIT", EVERY);
 pub const INTERVAL: Spec = spec("--interval", None, "HEALTHPROBE_INTERVAL", EVERY);
 pub const QUIET: Spec = spec("--quiet", Some("-q"), "HEALTHPROBE_QUIET", EVERY);

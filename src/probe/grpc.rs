@@ -1,5 +1,6 @@
 //! grpc://HOST:PORT[/SERVICE]: one unary call of grpc.health.v1.Health/Check (the gRPC
-//! health checking protocol) over plaintext HTTP/2 with prior knowledge. Healthy iff the
+//! health checking protocol) over plaintext HTTP/2 with prior knowledge, or (grpcs://,
+//! the TLS build) over TLS with ALPN h2. Healthy iff the
 //! answer is SERVING, as for grpc-health-probe: NOT_SERVING, UNKNOWN, SERVICE_UNKNOWN and
 //! any gRPC status but OK are unhealthy, each named in the line.
 
@@ -19,11 +20,11 @@ use crate::target::{
 pub static KIND: Kind = Kind {
     syntax: Syntax {
         schemes: &["grpc"],
-        // grpcs:// is refused as needing the TLS build, which does not probe it yet either.
+        // grpcs://: TLS with ALPN h2, in the TLS build (refused with the build hint else).
         tls: Some(TlsScheme {
             scheme: "grpcs",
             default_port: None,
-            available: false,
+            available: cfg!(feature = "tls"),
         }),
         default_port: None,
         userinfo: Userinfo::Refused,
@@ -60,14 +61,30 @@ const MAX_REPLY: usize = 16 * 1024;
 
 fn probe(target: &Target, options: &HttpOptions, budget: &Budget, report: &mut Report) -> Answer {
     let stream = open_via(target, options.unix_socket.as_ref(), budget, report)?;
-    let service = service(target);
-    let headers = request_headers(target, options, budget.deadline);
-    // grpcs:// (the TLS build) would wrap this stream in TLS with ALPN "h2" and send
-    // :scheme https; the exchange needs nothing but Read + Write.
     let stream = DeadlineStream {
         stream,
         deadline: budget.deadline,
     };
+    #[cfg(feature = "tls")]
+    if target.tls {
+        let stream = crate::tls::handshake(stream, &target.host, &options.tls)?;
+        report.note(budget, "TLS handshake done");
+        return call(stream, target, options, budget, report);
+    }
+    call(stream, target, options, budget, report)
+}
+
+/// The health check call on a connection (plain or TLS: the exchange needs nothing but
+/// Read + Write), and its verdict.
+fn call(
+    stream: impl std::io::Read + std::io::Write,
+    target: &Target,
+    options: &HttpOptions,
+    budget: &Budget,
+    report: &mut Report,
+) -> Answer {
+    let service = service(target);
+    let headers = request_headers(target, options, budget.deadline);
     let reply = h2::exchange(
         stream,
         &headers,
@@ -139,7 +156,10 @@ fn request_headers(
         .clamp(1, 99_999_999);
     let mut headers: Vec<(String, String)> = [
         (":method", "POST".to_string()),
-        (":scheme", "http".to_string()),
+        (
+            ":scheme",
+            if target.tls { "https" } else { "http" }.to_string(),
+        ),
         (":path", METHOD.to_string()),
         (
             ":authority",
