@@ -323,7 +323,7 @@ fn unix_mistakes_are_usage_errors() {
             "--unix-socket with tcp://",
             &["--unix-socket", "/run/a.sock", "tcp://127.0.0.1:1"],
         )
-        .usage("--unix-socket applies only to http://, https://, grpc:// targets"),
+        .usage("--unix-socket applies only to http://, https://, grpc://, grpcs:// targets"),
         Case::new(
             "--unix-socket and --proxy",
             &[
