@@ -76,7 +76,8 @@ Options (each also read from the variable in brackets; the command line wins):
                              with --key [HEALTHPROBE_CERT]
       --key FILE             its private key (PEM: PKCS#8, PKCS#1 or SEC1)
                              [HEALTHPROBE_KEY]
-                             (--cacert, -k, --cert, --key: only in the TLS build)
+                             (--cacert, -k, --cert, --key: only in the TLS build, for
+                             https:// and grpcs://)
       --wait DUR             retry until every target is healthy at once, or exit 1
                              when DUR has passed; one progress line on stderr per
                              change [HEALTHPROBE_WAIT, default: a single attempt]
