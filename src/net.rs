@@ -243,8 +243,12 @@ pub enum Peer {
 impl fmt::Display for Peer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Peer::Tcp(addr) => write!(f, "{addr}"),
-            Peer::Unix(path) => write!(f, "unix:{path}"),
+            // Straight to the address's own Display: a write! around it costs every line.
+            Peer::Tcp(addr) => fmt::Display::fmt(addr, f),
+            Peer::Unix(path) => {
+                f.write_str("unix:")?;
+                f.write_str(path)
+            }
         }
     }
 }

@@ -19,7 +19,9 @@ Targets (several: all must be healthy; they are probed at the same time):
       healthy iff the socket accepts a connection
   grpc://HOST:PORT[/SERVICE]
       healthy iff grpc.health.v1.Health/Check answers SERVING for SERVICE
-      (default: the whole server); grpcs:// over TLS with ALPN h2 (TLS build only)
+      (default: the whole server)
+  grpcs://HOST:PORT[/SERVICE]
+      the same over TLS with ALPN h2, the certificate verified (TLS build only)
   postgres://[USER@]HOST[:5432][/DB]   (also postgresql://)
       healthy iff the server accepts connections, as pg_isready says
   redis://[[USER]:PASSWORD@]HOST[:6379]
