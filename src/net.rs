@@ -180,6 +180,12 @@ impl Socket for UnixStream {
     }
 }
 
+/// Any two-way byte stream, as a trait object: a conversation written once for
+/// `&mut dyn Duplex` is compiled once, whether it runs in the clear or inside TLS.
+pub trait Duplex: Read + Write {}
+
+impl<T: Read + Write> Duplex for T {}
+
 /// A connection to the target or to the --unix-socket that stands in for it.
 #[derive(Debug)]
 pub enum Stream {

@@ -12,7 +12,7 @@ use std::time::Instant;
 use super::{Answer, Budget, Kind, Report, Verdict, open_via};
 use crate::config::HttpOptions;
 use crate::error::Error;
-use crate::net::DeadlineStream;
+use crate::net::{DeadlineStream, Duplex};
 use crate::target::{
     PathParts, Syntax, Target, TlsScheme, Userinfo, percent_decode, require_graphic,
 };
@@ -67,17 +67,18 @@ fn probe(target: &Target, options: &HttpOptions, budget: &Budget, report: &mut R
     };
     #[cfg(feature = "tls")]
     if target.tls {
-        let stream = crate::tls::handshake(stream, &target.host, &options.tls)?;
+        let mut stream = crate::tls::handshake(stream, &target.host, &options.tls)?;
         report.note(budget, "TLS handshake done");
-        return call(stream, target, options, budget, report);
+        return call(&mut stream, target, options, budget, report);
     }
-    call(stream, target, options, budget, report)
+    let mut stream = stream;
+    call(&mut stream, target, options, budget, report)
 }
 
-/// The health check call on a connection (plain or TLS: the exchange needs nothing but
-/// Read + Write), and its verdict.
+/// The health check call on a connection, and its verdict. Plain or TLS, the exchange
+/// needs nothing but Read + Write: as a trait object, it is compiled once for both.
 fn call(
-    stream: impl std::io::Read + std::io::Write,
+    stream: &mut dyn Duplex,
     target: &Target,
     options: &HttpOptions,
     budget: &Budget,
