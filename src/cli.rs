@@ -81,6 +81,9 @@ pub fn parse(
 ) -> Result<Command, Error> {
     // First, so that `-- /app --help` asks /app for help, not us.
     let exec = split_command(&mut args, env)?;
+    let flagged = args
+        .iter()
+        .any(|arg| arg.as_encoded_bytes().starts_with(b"-"));
     let mut args = Arguments::from_vec(args);
     if args.contains(HELP_OPTION.keys()) {
         return Ok(Command::Help);
@@ -102,6 +105,7 @@ pub fn parse(
         args,
         env,
         given: Vec::new(),
+        flagged,
     };
 
     let timeout = options
