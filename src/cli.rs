@@ -81,9 +81,14 @@ pub fn parse(
 ) -> Result<Command, Error> {
     // First, so that `-- /app --help` asks /app for help, not us.
     let exec = split_command(&mut args, env)?;
-    let flagged = args
+    let named = args
         .iter()
-        .any(|arg| arg.as_encoded_bytes().starts_with(b"-"));
+        .filter(|arg| arg.as_encoded_bytes().starts_with(b"-"))
+        .map(|arg| {
+            let text = arg.to_string_lossy();
+            text.split('=').next().unwrap_or_default().to_string()
+        })
+        .collect();
     let mut args = Arguments::from_vec(args);
     if args.contains(HELP_OPTION.keys()) {
         return Ok(Command::Help);
@@ -105,7 +110,7 @@ pub fn parse(
         args,
         env,
         given: Vec::new(),
-        flagged,
+        named,
     };
 
     let timeout = options
