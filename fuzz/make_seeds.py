@@ -270,6 +270,16 @@ def text_seeds():
         write("status", f"s{i:02}", text)
     for i, text in enumerate(["Host: example.com", "Authorization: Bearer abc", "X-Empty:", "User-Agent: probe/1\t(x)", "Accept: */*"]):
         write("header", f"h{i:02}", text)
+    # --json bodies: what Spring Boot, ASP.NET and Kubernetes-style endpoints send, and the
+    # edges json::parse refuses (depth, surrogates, a BOM, text after the value).
+    bodies = [
+        '{"status":"UP","components":{"db":{"status":"UP"}}}', '{"status":"ok","checks":[{"healthy":true}]}',
+        '{"a/b":{"~c":1.0},"status":"DOWN"}', '[1,-2.5E+3,"\\u00e9\\ud83d\\ude00",true,false,null,{}]',
+        '\ufeff{"status":"UP"}', '"\\u001b[2J\\u202e"', '{"status":"UP","status":"DOWN"}',
+        "[" * 64 + "]" * 64, "[" * 65, '{"checks":[{"healthy":null}]} x', '01', '"\\ud800"',
+    ]
+    for i, text in enumerate(bodies):
+        write("json", f"j{i:02}", text)
     for i, text in enumerate(["http://localhost:${PORT}/", "${EMPTY:-default}", "$$PORT ${LONG}${LONG}", "${UNSET:-x}", "tcp://h:$PORT", "${A-B}"]):
         write("expand", f"e{i:02}", text)
 

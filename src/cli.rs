@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use pico_args::Arguments;
 
-use crate::config::{Config, Exec, HttpOptions, MAX_TARGETS, StatusSet};
+use crate::config::{Config, Exec, HttpOptions, JsonCheck, MAX_TARGETS, StatusSet, UnixSocket};
 use crate::error::Error;
 use crate::sys;
 use crate::target::Syntax;
@@ -20,8 +20,8 @@ pub(crate) mod values;
 pub use help::HELP;
 use options::{
     BODY_CONTAINS, CACERT, CERT, CONNECT_TIMEOUT, HEADER, HELP as HELP_OPTION, INSECURE, INSTALL,
-    INTERVAL, KEY, METHOD, Options, PROXY, QUIET, STATUS, TIMEOUT, USER_AGENT, VERBOSE, VERSION,
-    WAIT, argument_error, check_variables,
+    INTERVAL, JSON, KEY, METHOD, Options, PROXY, QUIET, STATUS, TIMEOUT, UNIX_SOCKET, USER_AGENT,
+    VERBOSE, VERSION, WAIT, argument_error, check_variables,
 };
 use values::{Bare, header_value, non_empty_line, parse_header, parse_method, parse_proxy};
 
@@ -82,6 +82,14 @@ pub fn parse(
 ) -> Result<Command, Error> {
     // First, so that `-- /app --help` asks /app for help, not us.
     let exec = split_command(&mut args, env)?;
+    let named = args
+        .iter()
+        .filter(|arg| arg.as_encoded_bytes().starts_with(b"-"))
+        .map(|arg| {
+            let text = arg.to_string_lossy();
+            text.split('=').next().unwrap_or_default().to_string()
+        })
+        .collect();
     let mut args = Arguments::from_vec(args);
     if args.contains(HELP_OPTION.keys()) {
         return Ok(Command::Help);
@@ -103,6 +111,7 @@ pub fn parse(
         args,
         env,
         given: Vec::new(),
+        named,
     };
 
     let timeout = options
@@ -137,6 +146,25 @@ pub fn parse(
     let body_contains = options
         .value(&BODY_CONTAINS)?
         .map(|setting| setting.parse(non_empty_line, "some text on one line"))
+        .transpose()?;
+    let json = options
+        .values(&JSON)?
+        .iter()
+        .map(|setting| {
+            setting.parse(
+                JsonCheck::parse,
+                "a JSON Pointer such as /status, then =VALUE[,VALUE...] if a value is wanted",
+            )
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let unix_socket = options
+        .value(&UNIX_SOCKET)?
+        .map(|setting| {
+            setting.parse(
+                |text| UnixSocket::parse(text).ok(),
+                "the path of a unix socket (at most 107 bytes), or @NAME for an abstract one",
+            )
+        })
         .transpose()?;
     let mut user_agent = options
         .value(&USER_AGENT)?
@@ -207,6 +235,16 @@ pub fn parse(
             "--body-contains needs a body, and a HEAD response has none",
         ));
     }
+    if !json.is_empty() && method == "HEAD" {
+        return Err(Error::Conflict(
+            "--json needs a body, and a HEAD response has none",
+        ));
+    }
+    if unix_socket.is_some() && proxy.is_some() {
+        return Err(Error::Conflict(
+            "--unix-socket and --proxy both say where to connect: give one or the other",
+        ));
+    }
     #[cfg(feature = "tls")]
     let tls = tls_config(cacert, client_cert, client_key, insecure)?;
     #[cfg(not(feature = "tls"))]
@@ -244,6 +282,8 @@ pub fn parse(
         body_contains,
         user_agent,
         proxy,
+        unix_socket,
+        json,
         insecure,
         #[cfg(feature = "tls")]
         tls,

@@ -40,6 +40,10 @@ pub struct HttpOptions {
     /// Empty: no User-Agent at all.
     pub user_agent: String,
     pub proxy: Option<ureq::Proxy>,
+    /// --unix-socket: http:// and grpc:// requests go to this socket, not the URL's host.
+    pub unix_socket: Option<UnixSocket>,
+    /// --json: checks on the JSON body of an http:// answer, every one must hold.
+    pub json: Vec<JsonCheck>,
     /// -k/--insecure: https:// without verifying the server's certificate.
     pub insecure: bool,
     /// Roots, client certificate and verification for https://, built from the options.
@@ -101,4 +105,99 @@ pub struct Exec {
     pub args: Vec<OsString>,
     /// PATH as this process has it, to find the program before anything is probed.
     pub search_path: Option<OsString>,
+}
+
+/// A unix socket: a path, or `@name` for one in the abstract namespace (Linux).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnixSocket {
+    /// As written: `/run/app.sock`, `relative.sock` or `@name`.
+    pub name: String,
+}
+
+/// sun_path holds 108 bytes, with the terminating NUL of a path.
+const SUN_PATH: usize = 108;
+
+impl UnixSocket {
+    pub fn parse(text: &str) -> Result<UnixSocket, &'static str> {
+        if text.is_empty() || text == "@" {
+            return Err("the socket's path is empty");
+        }
+        if text.contains('\0') {
+            return Err("the socket's path holds a NUL byte");
+        }
+        let room = match text.starts_with('@') {
+            true => SUN_PATH,
+            false => SUN_PATH - 1,
+        };
+        if text.len() > room {
+            return Err("the socket's path is longer than the 107 bytes a unix socket can have");
+        }
+        Ok(UnixSocket {
+            name: text.to_string(),
+        })
+    }
+
+    /// The name in the abstract namespace, without its `@`.
+    pub fn abstract_name(&self) -> Option<&[u8]> {
+        self.name.strip_prefix('@').map(str::as_bytes)
+    }
+}
+
+impl std::fmt::Display for UnixSocket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.name)
+    }
+}
+
+/// One --json check: `POINTER[=VALUE,VALUE...]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JsonCheck {
+    /// The pointer as written (`/checks/db/status`), for the line.
+    pub pointer: String,
+    /// Its reference tokens, `~1` and `~0` unescaped.
+    pub tokens: Vec<String>,
+    /// The values accepted, as written; None: present and not null or false.
+    pub values: Option<Vec<String>>,
+}
+
+impl JsonCheck {
+    pub fn parse(text: &str) -> Option<JsonCheck> {
+        let (pointer, values) = match text.split_once('=') {
+            Some((pointer, values)) => (pointer, Some(values)),
+            None => (text, None),
+        };
+        let rest = pointer.strip_prefix('/')?;
+        let mut tokens = Vec::new();
+        for token in rest.split('/') {
+            // RFC 6901: '~' only as ~0 or ~1; ~1 first would turn "~01" into "/".
+            let mut unescaped = String::with_capacity(token.len());
+            let mut chars = token.chars();
+            while let Some(c) = chars.next() {
+                match c {
+                    '~' => match chars.next() {
+                        Some('0') => unescaped.push('~'),
+                        Some('1') => unescaped.push('/'),
+                        _ => return None,
+                    },
+                    c => unescaped.push(c),
+                }
+            }
+            tokens.push(unescaped);
+        }
+        let values = match values {
+            Some(values) => {
+                let list: Vec<String> = values.split(',').map(str::to_string).collect();
+                if list.iter().any(String::is_empty) {
+                    return None;
+                }
+                Some(list)
+            }
+            None => None,
+        };
+        Some(JsonCheck {
+            pointer: pointer.to_string(),
+            tokens,
+            values,
+        })
+    }
 }

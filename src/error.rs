@@ -161,6 +161,11 @@ pub enum Error {
         addrs: Vec<SocketAddr>,
         reason: String,
     },
+    /// A unix socket refused or failed the connection; `reason` in words ("no such socket").
+    UnixConnect {
+        socket: String,
+        reason: String,
+    },
     /// The server speaks another protocol than the kind's (or its own badly): in the
     /// words of the kind that found out. Unhealthy (exit 1) for every kind.
     OtherProtocol(String),
@@ -397,6 +402,7 @@ impl fmt::Display for Error {
                 write_list(f, addrs, |f, addr| write!(f, "{addr}"))?;
                 f.write_str(")")
             }
+            Error::UnixConnect { socket, reason } => write!(f, "{reason} (tried unix:{socket})"),
             Error::OtherProtocol(why) | Error::GoAway(why) => f.write_str(why),
             Error::Request(why) => write!(f, "cannot build the request: {why}"),
             Error::InvalidRedirect(location) => write!(f, "invalid redirect to '{location}'"),

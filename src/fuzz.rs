@@ -17,9 +17,11 @@ use std::time::{Duration, Instant};
 
 use crate::cli::values::{expand, parse_duration, parse_header};
 use crate::cli::{self, Command};
-use crate::config::{Config, StatusSet};
+use crate::config::{Config, JsonCheck, StatusSet};
+use crate::net::Peer;
 use crate::outcome::{MAX_LINE, Outcome};
 use crate::probe::grpc::hpack;
+use crate::probe::http::json;
 use crate::probe::wire::{Converse, Wire};
 use crate::probe::{self, Answer, Budget, KINDS, Report};
 use crate::target::{Target, redact};
@@ -30,7 +32,6 @@ use scripted::Scripted;
 pub type Body = fn(&[u8]) -> Option<String>;
 
 /// Every fuzz target, by the name of its file in fuzz/fuzz_targets/ and fuzz/seeds/.
-/// (json: its row joins when json::parse lands, with fuzz_targets/json.rs and seeds.)
 pub const TARGETS: &[(&str, Body)] = &[
     ("hpack", hpack_blocks),
     ("grpc", grpc_reply),
@@ -48,6 +49,7 @@ pub const TARGETS: &[(&str, Body)] = &[
     ("status", status_text),
     ("header", header_text),
     ("expand", expand_text),
+    ("json", json_body),
 ];
 
 /// Runs the body of target `name` over `input` (panics on an unknown name).
@@ -113,7 +115,7 @@ fn check_answer(
         target: target.text.clone(),
         healthy,
         summary,
-        peer: Some(SocketAddr::from((Ipv4Addr::LOCALHOST, 1))),
+        peer: Some(Peer::Tcp(SocketAddr::from((Ipv4Addr::LOCALHOST, 1)))),
         via_proxy: false,
         elapsed: start.elapsed(),
         trace: report.trace,
@@ -324,10 +326,11 @@ fn http_response(input: &[u8]) -> Option<String> {
     scripted::http_exchange(input, |port, hint| {
         let url = format!("http://127.0.0.1:{port}/health");
         let mut args = vec!["--timeout", "2s"];
-        match hint % 3 {
+        match hint % 4 {
             0 => {}
             1 => args.extend(["--status", "2xx,404", "--body-contains", "ok"]),
-            _ => args.extend(["--method", "HEAD", "-H", "Host: example.test", "-v"]),
+            2 => args.extend(["--method", "HEAD", "-H", "Host: example.test", "-v"]),
+            _ => args.extend(["--json", "/status=UP,ok", "--json", "/checks/0/healthy"]),
         }
         args.push(&url);
         let config = config(&args);
@@ -414,4 +417,45 @@ fn expand_text(input: &[u8]) -> Option<String> {
         );
     }
     None
+}
+
+/// A --json body: json::parse never panics and points inside the input when it refuses;
+/// a document it takes reads back the same from inside an object (so no byte of it was
+/// misread); and the checks' words, in a line, are printable and within MAX_LINE.
+fn json_body(input: &[u8]) -> Option<String> {
+    let parsed = json::parse(input);
+    match &parsed {
+        Err(invalid) => assert!(invalid.at <= input.len(), "{invalid:?}"),
+        Ok(value) if !input.starts_with("\u{feff}".as_bytes()) => {
+            let wrapped = [b"{\"k\":".as_slice(), input, b"}"].concat();
+            match json::parse(&wrapped) {
+                Ok(outer) => assert_eq!(outer.pointer(&["k".to_string()]), Some(value)),
+                Err(e) => assert_eq!(e.why, "nested deeper than 64 levels", "{e:?}"),
+            }
+        }
+        Ok(_) => {}
+    }
+    let checks = ["/status=UP,ok", "/checks/0/healthy", "/a~1b/~0c=1.0,null"]
+        .map(|text| JsonCheck::parse(text).expect("a valid check"));
+    let (healthy, seen) = match json::judge(input, &checks) {
+        Ok(seen) => (true, seen),
+        Err(why) => (false, why),
+    };
+    assert!(
+        parsed.is_ok() || !healthy,
+        "not JSON, but judged healthy: {seen:?}"
+    );
+    let outcome = Outcome {
+        target: "http://127.0.0.1:8080/health".to_string(),
+        healthy,
+        summary: ["200 OK", &seen].concat(),
+        peer: Some(Peer::Tcp(SocketAddr::from((Ipv4Addr::LOCALHOST, 1)))),
+        via_proxy: false,
+        elapsed: Duration::from_millis(3),
+        trace: Vec::new(),
+        caveat: None,
+    };
+    let line = outcome.line();
+    check_line(&line);
+    Some(line)
 }

@@ -1,11 +1,14 @@
 //! Name resolution and connecting under the deadline, shared by every kind of probe.
 
+use std::fmt;
 use std::io::{self, Read, Write};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream, ToSocketAddrs};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
+use std::os::unix::net::UnixStream;
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use crate::config::UnixSocket;
 use crate::error::{Error, Phase};
 
 /// Resolves `host` to every address it has. `localhost` (and `*.localhost`) answer
@@ -198,20 +201,204 @@ pub fn closed(phase: Phase) -> Error {
 /// up (a 3 s wait can end 256 ms late); a wait this short ends within a few ms of its time.
 pub const WAIT_SLICE: Duration = Duration::from_millis(250);
 
+/// A connected socket a probe converses on: what DeadlineStream needs of it, so that one
+/// conversation runs over TCP and unix sockets alike (and over anything else that is
+/// Read + Write and can time out its waits).
+pub trait Socket: Read + Write {
+    fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()>;
+    fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()>;
+}
+
+impl Socket for TcpStream {
+    fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        TcpStream::set_read_timeout(self, timeout)
+    }
+    fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        TcpStream::set_write_timeout(self, timeout)
+    }
+}
+
+impl Socket for UnixStream {
+    fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        UnixStream::set_read_timeout(self, timeout)
+    }
+    fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        UnixStream::set_write_timeout(self, timeout)
+    }
+}
+
+/// Any two-way byte stream, as a trait object: a conversation written once for
+/// `&mut dyn Duplex` is compiled once, whether it runs in the clear or inside TLS.
+pub trait Duplex: Read + Write {}
+
+impl<T: Read + Write> Duplex for T {}
+
+/// A connection to the target or to the --unix-socket that stands in for it.
+#[derive(Debug)]
+pub enum Stream {
+    Tcp(TcpStream),
+    Unix(UnixStream),
+}
+
+impl Stream {
+    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        match self {
+            Stream::Tcp(stream) => stream.shutdown(how),
+            Stream::Unix(stream) => stream.shutdown(how),
+        }
+    }
+}
+
+impl Read for Stream {
+    fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(stream) => stream.read(buffer),
+            Stream::Unix(stream) => stream.read(buffer),
+        }
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(stream) => stream.write(bytes),
+            Stream::Unix(stream) => stream.write(bytes),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Socket for Stream {
+    fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        match self {
+            Stream::Tcp(stream) => stream.set_read_timeout(timeout),
+            Stream::Unix(stream) => stream.set_read_timeout(timeout),
+        }
+    }
+    fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        match self {
+            Stream::Tcp(stream) => stream.set_write_timeout(timeout),
+            Stream::Unix(stream) => stream.set_write_timeout(timeout),
+        }
+    }
+}
+
+/// Who answered: an address, or a unix socket (`unix:/run/app.sock`, `unix:@name`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Peer {
+    Tcp(SocketAddr),
+    Unix(String),
+}
+
+impl fmt::Display for Peer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            // Straight to the address's own Display: a write! around it costs every line.
+            Peer::Tcp(addr) => fmt::Display::fmt(addr, f),
+            Peer::Unix(path) => {
+                f.write_str("unix:")?;
+                f.write_str(path)
+            }
+        }
+    }
+}
+
+/// Connects to a unix socket under the deadline. connect(2) on a unix socket whose
+/// backlog is full blocks, and std has no timeout for it, so it runs on a thread that we
+/// stop waiting for at the deadline (as resolve does for getaddrinfo).
+pub fn connect_unix(socket: &UnixSocket, deadline: Instant) -> Result<UnixStream, Error> {
+    let failed = |reason: String| Error::UnixConnect {
+        socket: socket.to_string(),
+        reason,
+    };
+    if deadline.saturating_duration_since(Instant::now()).is_zero() {
+        return Err(Error::Timeout(Phase::Connect));
+    }
+    let answer = Arc::new(Mutex::new(None));
+    let slot = Arc::clone(&answer);
+    let waiter = thread::current();
+    let address = socket.clone();
+    thread::Builder::new()
+        .spawn(move || {
+            let result = unix_stream(&address);
+            *slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(result);
+            waiter.unpark();
+        })
+        .map_err(|e| failed(e.to_string()))?;
+    loop {
+        if let Some(result) = answer.lock().unwrap_or_else(PoisonError::into_inner).take() {
+            return result.map_err(|e| failed(unix_words(socket, &e)));
+        }
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        if remaining.is_zero() {
+            return Err(Error::Timeout(Phase::Connect));
+        }
+        thread::park_timeout(remaining);
+    }
+}
+
+/// What a failed connect to a unix socket means. Linux answers ECONNREFUSED both when
+/// nothing listens on a socket and when the path is no socket at all: the file tells.
+fn unix_words(socket: &UnixSocket, e: &io::Error) -> String {
+    match e.kind() {
+        io::ErrorKind::NotFound => "no such socket".to_string(),
+        io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+        io::ErrorKind::ConnectionRefused => match file_kind(socket) {
+            Some(FileKind::Directory) => "not a socket: it is a directory".to_string(),
+            Some(FileKind::Other) => "not a socket: it is a file".to_string(),
+            _ => "connection refused: nothing listens on the socket".to_string(),
+        },
+        _ => io_words(e),
+    }
+}
+
+fn unix_stream(socket: &UnixSocket) -> io::Result<UnixStream> {
+    match socket.abstract_name() {
+        Some(name) => {
+            use std::os::linux::net::SocketAddrExt;
+            let address = std::os::unix::net::SocketAddr::from_abstract_name(name)?;
+            UnixStream::connect_addr(&address)
+        }
+        None => UnixStream::connect(&socket.name),
+    }
+}
+
+/// What is at a socket's path, for the error's words.
+enum FileKind {
+    Directory,
+    Other,
+}
+
+fn file_kind(socket: &UnixSocket) -> Option<FileKind> {
+    use std::os::unix::fs::FileTypeExt;
+    if socket.abstract_name().is_some() {
+        return None;
+    }
+    let kind = std::fs::metadata(&socket.name).ok()?.file_type();
+    match () {
+        _ if kind.is_socket() => None,
+        _ if kind.is_dir() => Some(FileKind::Directory),
+        _ => Some(FileKind::Other),
+    }
+}
+
 /// A connection whose every read and write gives up at the deadline (with TimedOut),
 /// waiting in slices of at most WAIT_SLICE so that it gives up on time.
 #[derive(Debug)]
-pub struct DeadlineStream {
-    pub stream: TcpStream,
+pub struct DeadlineStream<S = TcpStream> {
+    pub stream: S,
     pub deadline: Instant,
 }
 
-impl DeadlineStream {
+impl<S: Socket> DeadlineStream<S> {
     /// Runs `op` in slices until it does something other than time out, or the deadline passes.
     fn sliced<T>(
         &mut self,
-        set_timeout: fn(&TcpStream, Option<Duration>) -> io::Result<()>,
-        mut op: impl FnMut(&mut TcpStream) -> io::Result<T>,
+        set_timeout: fn(&S, Option<Duration>) -> io::Result<()>,
+        mut op: impl FnMut(&mut S) -> io::Result<T>,
     ) -> io::Result<T> {
         loop {
             let remaining = self.deadline.saturating_duration_since(Instant::now());
@@ -231,15 +418,15 @@ impl DeadlineStream {
     }
 }
 
-impl Read for DeadlineStream {
+impl<S: Socket> Read for DeadlineStream<S> {
     fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
-        self.sliced(TcpStream::set_read_timeout, |stream| stream.read(buffer))
+        self.sliced(S::set_read_timeout, |stream| stream.read(buffer))
     }
 }
 
-impl Write for DeadlineStream {
+impl<S: Socket> Write for DeadlineStream<S> {
     fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
-        self.sliced(TcpStream::set_write_timeout, |stream| stream.write(bytes))
+        self.sliced(S::set_write_timeout, |stream| stream.write(bytes))
     }
 
     fn flush(&mut self) -> io::Result<()> {

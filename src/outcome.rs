@@ -2,8 +2,9 @@
 //! (which keeps only the first 4096 bytes of each run's output).
 
 use std::fmt::Write;
-use std::net::SocketAddr;
 use std::time::Duration;
+
+use crate::net::Peer;
 
 /// A line never exceeds this many bytes, whatever the server sends.
 pub const MAX_LINE: usize = 300;
@@ -15,7 +16,7 @@ pub struct Outcome {
     /// What happened: "200 OK", "503 Service Unavailable (expected 200-399)", "timed out connecting".
     pub summary: String,
     /// The address actually connected to, when a connection was made.
-    pub peer: Option<SocketAddr>,
+    pub peer: Option<Peer>,
     /// The peer is the --proxy the request went through.
     pub via_proxy: bool,
     pub elapsed: Duration,
@@ -46,7 +47,7 @@ impl Outcome {
             "unhealthy: "
         };
         let mut tail = String::with_capacity(64);
-        if let Some(peer) = self.peer {
+        if let Some(peer) = &self.peer {
             tail.push_str(if self.via_proxy {
                 " via proxy "
             } else {

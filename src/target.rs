@@ -53,6 +53,9 @@ pub struct Syntax {
     pub default_port: Option<u16>,
     /// Whether `user:password@` is taken.
     pub userinfo: Userinfo,
+    /// Whatever follows `scheme://` is a unix socket (`/run/app.sock`, `@name`), handed
+    /// whole to `path`: there is no host, port or userinfo.
+    pub socket: bool,
     pub path: PathRule,
     /// Run once the options are parsed, for each target of this kind, on the request
     /// headers: a usage error here (exit 64) is one that no probe would get past.
@@ -210,6 +213,21 @@ impl Target {
             Some(over_tls) if tls => over_tls.default_port,
             _ => kind.default_port,
         };
+        if kind.socket {
+            let PathParts { path, .. } = (kind.path)(rest).map_err(|e| invalid(&e))?;
+            return Ok(Target {
+                kind: index,
+                scheme,
+                tls,
+                host: String::new(),
+                port: 0,
+                path,
+                text: shown(text, None, written),
+                user: None,
+                password: None,
+                database: None,
+            });
+        }
         let (userinfo, rest) = split_userinfo(kind.userinfo, rest);
         // The fragment is never sent to a server.
         let rest = rest.split('#').next().unwrap_or_default();

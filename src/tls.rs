@@ -1,18 +1,26 @@
 //! HTTPS settings and failures (the TLS build only): --cacert, --cert and --key are read
 //! and checked before anything is probed, so that a bad file is a usage error naming it;
 //! and a failed handshake is put in the few words of an output line.
-//! ureq's rustls does the TLS; this module only configures it and reads its errors.
+//! ureq's rustls does the TLS of https://; for grpcs:// this module makes the same
+//! rustls configuration (from the same TlsConfig, plus ALPN h2) and runs the handshake.
 
 use std::fs::OpenOptions;
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 use std::os::unix::fs::OpenOptionsExt;
+use std::sync::Arc;
 
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::pki_types::{ServerName, UnixTime};
 use rustls::sign::CertifiedKey;
-use rustls::{AlertDescription, CertificateError, InvalidMessage, RootCertStore};
+use rustls::{
+    AlertDescription, CertificateError, ClientConfig, ClientConnection, DigitallySignedStruct,
+    InvalidMessage, RootCertStore, SignatureScheme, StreamOwned,
+};
 use ureq::tls::{Certificate, ClientCert, PemItem, PrivateKey, RootCerts, TlsConfig};
 
-use crate::error::Error;
+use crate::error::{Error, Phase};
+use crate::net;
 
 /// Bundles of every public CA are ~250 KiB; anything far larger is not a PEM file, and
 /// reading it whole (think /dev/zero) would be unbounded.
@@ -178,6 +186,158 @@ impl PemFile {
             path: self.quoted.clone(),
             reason,
         }
+    }
+}
+
+/// rustls's configuration for grpcs://, as ureq builds it from `config` for https://
+/// (the same roots, verification and client certificate), with ALPN h2 as gRPC requires.
+fn grpcs_config(config: &TlsConfig) -> Result<ClientConfig, Error> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| Error::Tls(describe(&e)))?;
+    let builder = match (config.disable_verification(), config.root_certs()) {
+        (true, _) => builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(Unverified)),
+        (false, RootCerts::Specific(certificates)) => {
+            let mut roots = RootCertStore::empty();
+            roots.add_parsable_certificates(
+                certificates
+                    .iter()
+                    .map(|certificate| CertificateDer::from(certificate.der())),
+            );
+            builder.with_root_certificates(roots)
+        }
+        // The roots ureq bundles for https://: the same crate, so no second copy.
+        (false, _) => builder.with_root_certificates(RootCertStore {
+            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+        }),
+    };
+    let mut rustls_config = match config.client_cert() {
+        Some(client) => {
+            let chain = client
+                .certs()
+                .iter()
+                .map(|certificate| CertificateDer::from(certificate.der()).into_owned())
+                .collect();
+            // Checked when --key was read (check_key_pair).
+            let key = PrivateKeyDer::try_from(client.private_key().der())
+                .map_err(|why| Error::Tls(format!("TLS failed: {why}")))?
+                .clone_key();
+            builder
+                .with_client_auth_cert(chain, key)
+                .map_err(|e| Error::Tls(describe(&e)))?
+        }
+        None => builder.with_no_client_auth(),
+    };
+    rustls_config.alpn_protocols = vec![b"h2".to_vec()];
+    Ok(rustls_config)
+}
+
+/// Opens TLS for grpcs:// on `stream` and completes the handshake (under the stream's
+/// deadline), with TLS failures in the words https:// uses.
+pub fn handshake<S: Read + Write>(
+    stream: S,
+    host: &str,
+    config: &TlsConfig,
+) -> Result<impl Read + Write, Error> {
+    let name = ServerName::try_from(host.to_string())
+        .map_err(|_| Error::Tls(format!("TLS failed: '{host}' is no name for a certificate")))?;
+    let connection = ClientConnection::new(Arc::new(grpcs_config(config)?), name)
+        .map_err(|e| Error::Tls(describe(&e)))?;
+    let mut tls = StreamOwned::new(connection, stream);
+    while tls.conn.is_handshaking() {
+        tls.conn
+            .complete_io(&mut tls.sock)
+            .map_err(|e| io_failure(&e))?;
+    }
+    Ok(Described(tls))
+}
+
+/// A TLS stream whose errors carry the words of `describe`: TLS 1.3 servers refuse a
+/// client certificate after the handshake, with an alert that the exchange reads.
+struct Described<T>(T);
+
+impl<T> Described<T> {
+    fn words(e: io::Error) -> io::Error {
+        match e
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        {
+            Some(tls_error) => io::Error::other(describe(tls_error)),
+            None => e,
+        }
+    }
+}
+
+impl<T: Read> Read for Described<T> {
+    fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
+        self.0.read(buffer).map_err(Self::words)
+    }
+}
+
+impl<T: Write> Write for Described<T> {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        self.0.write(bytes).map_err(Self::words)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush().map_err(Self::words)
+    }
+}
+
+/// An io error of the handshake: a TLS failure (rustls reports through io), or the
+/// connection's own.
+fn io_failure(e: &io::Error) -> Error {
+    match e
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+    {
+        Some(tls_error) => Error::Tls(describe(tls_error)),
+        None => net::io_failure(e, Phase::Handshake),
+    }
+}
+
+/// -k/--insecure for grpcs://: every certificate accepted, as ureq's own verifier does
+/// for https://.
+#[derive(Debug)]
+struct Unverified;
+
+impl ServerCertVerifier for Unverified {
+    fn verify_server_cert(
+        &self,
+        _: &CertificateDer<'_>,
+        _: &[CertificateDer<'_>],
+        _: &ServerName<'_>,
+        _: &[u8],
+        _: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        _: &[u8],
+        _: &CertificateDer<'_>,
+        _: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        Ok(HandshakeSignatureValid::assertion())
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        _: &[u8],
+        _: &CertificateDer<'_>,
+        _: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        Ok(HandshakeSignatureValid::assertion())
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        rustls::crypto::ring::default_provider()
+            .signature_verification_algorithms
+            .supported_schemes()
     }
 }
 

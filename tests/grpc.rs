@@ -569,11 +569,8 @@ fn hostile_or_broken_http2_is_unhealthy_with_a_clear_line() {
 
 #[test]
 fn bad_grpc_targets_and_metadata_are_usage_errors() {
-    let cases: [(&[&str], &str); 10] = [
-        (
-            &["grpcs://127.0.0.1:50051"],
-            "grpcs:// needs the TLS build of healthprobe",
-        ),
+    // grpcs:// in the default build: tests/https_without_tls.rs.
+    let cases: [(&[&str], &str); 9] = [
         (
             &["grpc://127.0.0.1"],
             "a port is required, as in grpc://HOST:PORT",

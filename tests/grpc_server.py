@@ -7,6 +7,12 @@ part), prints `PORTS <health> <bare> <token>` and serves until killed:
   token   the same health service behind an interceptor that rejects any call without
           the metadata `x-probe-token: secret` (UNAUTHENTICATED, with a message that
           needs percent-encoding on the wire)
+Options (for tests/unix.rs and tests/grpcs.rs):
+  --unix PATH             the health server also listens on that unix socket
+  --tls CERT KEY CA       two more health servers on 127.0.0.1 over TLS, with that
+                          certificate and key: one without client certificates and one
+                          that requires one signed by CA; printed first, as
+                          `TLS <tls> <mutual>`
 Each health check prints one JSON line to stdout: the metadata the call carried and the
 deadline the server saw (from grpc-timeout), so the tests can check what was sent.
 """
@@ -67,17 +73,45 @@ class RequireToken(grpc.ServerInterceptor):
         return grpc.unary_unary_rpc_method_handler(reject)
 
 
-def start(with_health, interceptors=()):
+def start(with_health, interceptors=(), unix_socket=None):
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=4), interceptors=interceptors)
     if with_health:
         health_pb2_grpc.add_HealthServicer_to_server(health_service(), server)
     port = server.add_insecure_port("127.0.0.1:0")
+    if unix_socket:
+        server.add_insecure_port("unix:" + unix_socket)
+    server.start()
+    return server, port
+
+
+def start_tls(cert, key, client_ca):
+    with open(cert, "rb") as f:
+        chain = f.read()
+    with open(key, "rb") as f:
+        private_key = f.read()
+    root = None
+    if client_ca:
+        with open(client_ca, "rb") as f:
+            root = f.read()
+    credentials = grpc.ssl_server_credentials(
+        [(private_key, chain)], root_certificates=root, require_client_auth=bool(client_ca)
+    )
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+    health_pb2_grpc.add_HealthServicer_to_server(health_service(), server)
+    port = server.add_secure_port("127.0.0.1:0", credentials)
     server.start()
     return server, port
 
 
 def main():
-    servers = [start(True), start(False), start(True, [RequireToken()])]
+    args = sys.argv[1:]
+    unix_socket = args[args.index("--unix") + 1] if "--unix" in args else None
+    servers = [start(True, (), unix_socket), start(False), start(True, [RequireToken()])]
+    if "--tls" in args:
+        at = args.index("--tls")
+        cert, key, ca = args[at + 1 : at + 4]
+        tls = [start_tls(cert, key, None), start_tls(cert, key, ca)]
+        print("TLS", *(port for _, port in tls), flush=True)
     print("PORTS", *(port for _, port in servers), flush=True)
     # Serve until the test kills us (or closes our stdin, when it dies first).
     sys.stdin.read()

@@ -5,13 +5,15 @@
 use crate::common::*;
 
 /// Every option, with the variable it also comes from.
-const OPTIONS: [(&str, &str); 12] = [
+const OPTIONS: [(&str, &str); 14] = [
     ("-t, --timeout DUR", "HEALTHPROBE_TIMEOUT"),
     ("--connect-timeout DUR", "HEALTHPROBE_CONNECT_TIMEOUT"),
     ("--method M", "HEALTHPROBE_METHOD"),
     ("-H, --header 'NAME: VALUE'", "HEALTHPROBE_HEADER"),
     ("--status LIST", "HEALTHPROBE_STATUS"),
     ("--body-contains TEXT", "HEALTHPROBE_BODY_CONTAINS"),
+    ("--json POINTER[=VALUES]", "HEALTHPROBE_JSON"),
+    ("--unix-socket PATH", "HEALTHPROBE_UNIX_SOCKET"),
     ("--user-agent TEXT", "HEALTHPROBE_USER_AGENT"),
     ("--proxy URL", "HEALTHPROBE_PROXY"),
     ("-q, --quiet", "HEALTHPROBE_QUIET"),

@@ -12,6 +12,7 @@ fn https_and_the_tls_options_need_the_tls_build() {
     let cases: Vec<Case> = vec![
         (vec!["https://localhost/"], vec![], "https:// needs"),
         (vec!["HTTPS://localhost/"], vec![], "https:// needs"),
+        (vec!["grpcs://127.0.0.1:50051"], vec![], "grpcs:// needs"),
         (vec!["--cacert", "ca.pem", &plain], vec![], "--cacert needs"),
         (
             vec!["--cert", "c.pem", "--key", "k.pem", &plain],

@@ -27,11 +27,14 @@ mod examples;
 mod exit_codes;
 mod fcgi;
 mod grpc;
+#[cfg(feature = "tls")]
+mod grpcs;
 mod help;
 mod hostile;
 #[cfg(not(feature = "tls"))]
 mod https_without_tls;
 mod install;
+mod json;
 mod k8s_example;
 mod limits;
 mod matrix;
@@ -57,5 +60,6 @@ mod swarm;
 mod tcp;
 #[cfg(feature = "tls")]
 mod tls;
+mod unix;
 mod usage;
 mod wait;

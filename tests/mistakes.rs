@@ -285,6 +285,6 @@ fn each_mistake_is_told_apart_and_the_right_forms_work() {
             .server(ok())
             .healthy("healthy: tcp://{addr}: connected"),
         Case::new("--user-agent with redis only", &["--user-agent", "x", "redis://127.0.0.1:{port}"])
-            .usage("--user-agent applies only to http://, https://, grpc:// targets, and none is given"),
+            .usage("--user-agent applies only to http://, https://, grpc://, grpcs:// targets, and none is given"),
     ]);
 }

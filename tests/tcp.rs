@@ -62,7 +62,7 @@ fn http_options_do_not_change_a_tcp_probe() {
             .usage("--method applies only to http://, https:// targets, and none is given"),
         Case::new("-H, tcp:// alone", &["-H", "X: y", "tcp://{addr}"])
             .server(Reply::Silent)
-            .usage("--header applies only to http://, https://, grpc:// targets"),
+            .usage("--header applies only to http://, https://, grpc://, grpcs:// targets"),
         // From the environment (maybe shared with http:// probes) they are not.
         Case::new("variables", &["tcp://{addr}"])
             .server(Reply::Silent)

@@ -15,9 +15,13 @@ Targets (several: all must be healthy; they are probed at the same time):
       the same over TLS, port 443 by default, the certificate verified (TLS build only)
   tcp://HOST:PORT
       healthy iff a connection is established
+  unix:///PATH   unix://@NAME   (a unix socket; @NAME: the abstract namespace)
+      healthy iff the socket accepts a connection
   grpc://HOST:PORT[/SERVICE]
       healthy iff grpc.health.v1.Health/Check answers SERVING for SERVICE
       (default: the whole server)
+  grpcs://HOST:PORT[/SERVICE]
+      the same over TLS with ALPN h2, the certificate verified (TLS build only)
   postgres://[USER@]HOST[:5432][/DB]   (also postgresql://)
       healthy iff the server accepts connections, as pg_isready says
   redis://[[USER]:PASSWORD@]HOST[:6379]
@@ -52,6 +56,15 @@ Options (each also read from the variable in brackets; the command line wins):
                              [HEALTHPROBE_STATUS, default 200-399]
       --body-contains TEXT   also require TEXT in the first 10 KiB of the body
                              [HEALTHPROBE_BODY_CONTAINS]
+      --json POINTER[=VALUES]
+                             [HEALTHPROBE_JSON, one check per line] also require the
+                             JSON body's value at POINTER to be one of VALUES (comma
+                             list), or without =VALUES, to be there and not null or
+                             false: --json /status=green,yellow; repeatable; reads
+                             64 KiB of the body at most
+      --unix-socket PATH     send http:// and grpc:// to this unix socket (@NAME:
+                             abstract); the URL's host is still the Host
+                             [HEALTHPROBE_UNIX_SOCKET]
       --user-agent TEXT      the User-Agent header
                              [HEALTHPROBE_USER_AGENT, default healthprobe/VERSION]
       --proxy URL            send HTTP through this proxy, http://[USER:PASS@]HOST:PORT
@@ -65,7 +78,8 @@ Options (each also read from the variable in brackets; the command line wins):
                              with --key [HEALTHPROBE_CERT]
       --key FILE             its private key (PEM: PKCS#8, PKCS#1 or SEC1)
                              [HEALTHPROBE_KEY]
-                             (--cacert, -k, --cert, --key: only in the TLS build)
+                             (--cacert, -k, --cert, --key: only in the TLS build, for
+                             https:// and grpcs://)
       --wait DUR             retry until every target is healthy at once, or exit 1
                              when DUR has passed; one progress line on stderr per
                              change [HEALTHPROBE_WAIT, default: a single attempt]

@@ -17,6 +17,7 @@ pub static KIND: Kind = Kind {
         tls: None,
         default_port: Some(5672),
         userinfo: Userinfo::UserPassword,
+        socket: false,
         path: database_path,
         check: None,
     },

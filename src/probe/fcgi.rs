@@ -19,6 +19,7 @@ pub static KIND: Kind = Kind {
         // php-fpm's own default (listen = 127.0.0.1:9000 in the pool examples).
         default_port: Some(9000),
         userinfo: Userinfo::Refused,
+        socket: false,
         path: script_path,
         check: None,
     },

@@ -1,5 +1,6 @@
 //! grpc://HOST:PORT[/SERVICE]: one unary call of grpc.health.v1.Health/Check (the gRPC
-//! health checking protocol) over plaintext HTTP/2 with prior knowledge. Healthy iff the
+//! health checking protocol) over plaintext HTTP/2 with prior knowledge, or (grpcs://,
+//! the TLS build) over TLS with ALPN h2. Healthy iff the
 //! answer is SERVING, as for grpc-health-probe: NOT_SERVING, UNKNOWN, SERVICE_UNKNOWN and
 //! any gRPC status but OK are unhealthy, each named in the line.
 
@@ -9,10 +10,10 @@ pub(crate) mod hpack;
 use std::io::{Read, Write};
 use std::time::Instant;
 
-use super::{Answer, Budget, Kind, Report, Verdict, open};
+use super::{Answer, Budget, Kind, Report, Verdict, open_via};
 use crate::config::HttpOptions;
 use crate::error::Error;
-use crate::net::DeadlineStream;
+use crate::net::{DeadlineStream, Duplex};
 use crate::target::{
     PathParts, Syntax, Target, TlsScheme, Userinfo, percent_decode, require_graphic,
 };
@@ -20,14 +21,15 @@ use crate::target::{
 pub static KIND: Kind = Kind {
     syntax: Syntax {
         schemes: &["grpc"],
-        // grpcs:// is refused as needing the TLS build, which does not probe it yet either.
+        // grpcs://: TLS with ALPN h2, in the TLS build (refused with the build hint else).
         tls: Some(TlsScheme {
             scheme: "grpcs",
             default_port: None,
-            available: false,
+            available: cfg!(feature = "tls"),
         }),
         default_port: None,
         userinfo: Userinfo::Refused,
+        socket: false,
         path: service_path,
         check: Some(check_metadata),
     },
@@ -56,17 +58,36 @@ const METHOD: &str = "/grpc.health.v1.Health/Check";
 const MAX_REPLY: usize = 16 * 1024;
 
 fn probe(target: &Target, options: &HttpOptions, budget: &Budget, report: &mut Report) -> Answer {
-    let stream = open(target, budget, report)?;
-    // grpcs:// (the TLS build) would wrap this stream in TLS with ALPN "h2" and send
-    // :scheme https; the exchange needs nothing but Read + Write.
+    let stream = open_via(target, options.unix_socket.as_ref(), budget, report)?;
     let stream = DeadlineStream {
         stream,
         deadline: budget.deadline,
     };
-    converse(stream, target, options, budget, report)
+    #[cfg(feature = "tls")]
+    if target.tls {
+        let mut stream = crate::tls::handshake(stream, &target.host, &options.tls)?;
+        report.note(budget, "TLS handshake done");
+        return converse(
+            &mut stream as &mut dyn Duplex,
+            target,
+            options,
+            budget,
+            report,
+        );
+    }
+    let mut stream = stream;
+    converse(
+        &mut stream as &mut dyn Duplex,
+        target,
+        options,
+        budget,
+        report,
+    )
 }
 
-/// The call once connected; the fuzz targets (src/fuzz.rs) hold it over bytes in memory.
+/// The health check call on a connection, and its verdict. Plain or TLS, the binary
+/// calls it on a `&mut dyn Duplex`, so it is compiled once for both; the fuzz targets
+/// (src/fuzz.rs) hold it over bytes in memory.
 pub(crate) fn converse<S: Read + Write>(
     stream: S,
     target: &Target,
@@ -148,7 +169,10 @@ fn request_headers(
         .clamp(1, 99_999_999);
     let mut headers: Vec<(String, String)> = [
         (":method", "POST".to_string()),
-        (":scheme", "http".to_string()),
+        (
+            ":scheme",
+            if target.tls { "https" } else { "http" }.to_string(),
+        ),
         (":path", METHOD.to_string()),
         (
             ":authority",

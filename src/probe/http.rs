@@ -17,6 +17,7 @@ use crate::error::{Error, Phase};
 use crate::target::{PathParts, Syntax, Target, TlsScheme, Userinfo, quote_url};
 use transport::{Trace, failure, lock};
 
+pub mod json;
 mod transport;
 
 pub static KIND: Kind = Kind {
@@ -29,6 +30,7 @@ pub static KIND: Kind = Kind {
         }),
         default_port: Some(80),
         userinfo: Userinfo::Refused,
+        socket: false,
         path: request_path,
         check: None,
     },
@@ -120,6 +122,7 @@ fn probe(target: &Target, options: &HttpOptions, budget: &Budget, report: &mut R
         received: false,
         budget: *budget,
         proxy,
+        unix_socket: options.unix_socket.clone(),
     }));
     let result = follow(target, options, budget, &trace);
     let mut trace = lock(&trace);
@@ -194,16 +197,28 @@ fn follow(
                 summary,
             });
         }
+        if options.body_contains.is_none() && options.json.is_empty() {
+            return Ok(Verdict::healthy(summary));
+        }
+        // One read for both: --json needs more of the body (and to know if there is more).
+        let limit = match options.json.is_empty() {
+            true => BODY_LIMIT,
+            false => json::BODY_LIMIT as u64 + 1,
+        };
+        let body = read_body(&mut response, limit, trace)?;
         if let Some(needle) = &options.body_contains {
-            let body = read_body(&mut response, trace)?;
-            if !contains(&body, needle.as_bytes()) {
+            let start = &body[..body.len().min(BODY_LIMIT as usize)];
+            if !contains(start, needle.as_bytes()) {
                 summary += &format!(
                     ", but \"{needle}\" is not in the first {BODY_LIMIT} bytes of the body"
                 );
-                return Ok(Verdict {
-                    healthy: false,
-                    summary,
-                });
+                return Ok(Verdict::unhealthy(summary));
+            }
+        }
+        if !options.json.is_empty() {
+            match json::judge(&body, &options.json) {
+                Ok(seen) => summary += &seen,
+                Err(why) => return Ok(Verdict::unhealthy(summary + &why)),
             }
         }
         return Ok(Verdict {
@@ -304,16 +319,17 @@ fn request_size(target: &Target, method: &str, options: &HttpOptions) -> usize {
         + headers
 }
 
-/// Reads at most BODY_LIMIT bytes of the body, however much the server announces.
+/// Reads at most `limit` bytes of the body, however much the server announces.
 fn read_body(
     response: &mut Response<ureq::Body>,
+    limit: u64,
     trace: &Arc<Mutex<Trace>>,
 ) -> Result<Vec<u8>, Error> {
     let mut body = Vec::new();
     response
         .body_mut()
         .as_reader()
-        .take(BODY_LIMIT)
+        .take(limit)
         .read_to_end(&mut body)
         .map_err(|e| match e.downcast::<ureq::Error>() {
             Ok(e) => failure(e, trace),

@@ -15,6 +15,7 @@ pub static KIND: Kind = Kind {
         tls: None,
         default_port: Some(11211),
         userinfo: Userinfo::Refused,
+        socket: false,
         path: |path| no_path(path, "memcached"),
         check: None,
     },

@@ -13,6 +13,7 @@ pub mod nats;
 pub mod postgres;
 pub mod redis;
 pub mod tcp;
+pub mod unix;
 pub(crate) mod wire;
 
 #[cfg(test)]
@@ -25,9 +26,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 use std::time::Instant;
 
+use crate::config::UnixSocket;
 use crate::config::{Config, HttpOptions};
 use crate::error::Error;
-use crate::net;
+use crate::net::{self, Peer, Stream};
 use crate::outcome::{Outcome, millis};
 use crate::target::{Syntax, Target};
 
@@ -60,6 +62,7 @@ impl std::fmt::Debug for Kind {
 pub static KINDS: &[&Kind] = &[
     &http::KIND,
     &tcp::KIND,
+    &unix::KIND,
     &grpc::KIND,
     &postgres::KIND,
     &redis::KIND,
@@ -95,7 +98,7 @@ impl Budget {
 /// What a probe learnt on the way, reported whether it succeeds or fails.
 #[derive(Debug, Default)]
 pub struct Report {
-    pub peer: Option<SocketAddr>,
+    pub peer: Option<Peer>,
     /// The peer is the --proxy, not the target.
     pub via_proxy: bool,
     /// Whether to keep the trace: formatting it costs ~12,000 instructions, an eighth of a
@@ -125,9 +128,9 @@ impl Report {
         );
     }
 
-    pub fn connected(&mut self, budget: &Budget, peer: SocketAddr) {
-        self.peer = Some(peer);
+    pub fn connected(&mut self, budget: &Budget, peer: Peer) {
         self.note(budget, format_args!("connected to {peer}"));
+        self.peer = Some(peer);
     }
 }
 
@@ -158,8 +161,26 @@ pub fn open(target: &Target, budget: &Budget, report: &mut Report) -> Result<Tcp
     let addrs = net::resolve(&target.host, target.port, budget.connect_deadline)?;
     report.resolved(budget, &target.host, &addrs);
     let (stream, peer) = net::connect(&addrs, budget.connect_deadline)?;
-    report.connected(budget, peer);
+    report.connected(budget, Peer::Tcp(peer));
     Ok(stream)
+}
+
+/// As `open`, or to `socket` instead when one is given (--unix-socket): the target's
+/// host and port then name the service only in what is sent, not where it goes.
+pub fn open_via(
+    target: &Target,
+    socket: Option<&UnixSocket>,
+    budget: &Budget,
+    report: &mut Report,
+) -> Result<Stream, Error> {
+    match socket {
+        Some(socket) => {
+            let stream = net::connect_unix(socket, budget.connect_deadline)?;
+            report.connected(budget, Peer::Unix(socket.name.clone()));
+            Ok(Stream::Unix(stream))
+        }
+        None => open(target, budget, report).map(Stream::Tcp),
+    }
 }
 
 /// The most probes in flight at once: each is a thread with its own buffers, and a

@@ -14,6 +14,7 @@ pub static KIND: Kind = Kind {
         tls: None,
         default_port: Some(1883),
         userinfo: Userinfo::Refused,
+        socket: false,
         path: |path| no_path(path, "mqtt"),
         check: None,
     },

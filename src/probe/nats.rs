@@ -17,6 +17,7 @@ pub static KIND: Kind = Kind {
         tls: None,
         default_port: Some(4222),
         userinfo: Userinfo::Refused,
+        socket: false,
         path: |path| no_path(path, "nats"),
         check: None,
     },

@@ -15,6 +15,7 @@ pub static KIND: Kind = Kind {
         tls: None,
         default_port: Some(5432),
         userinfo: Userinfo::UserPassword,
+        socket: false,
         path: database_path,
         check: None,
     },

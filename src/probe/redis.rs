@@ -15,6 +15,7 @@ pub static KIND: Kind = Kind {
         tls: None,
         default_port: Some(6379),
         userinfo: Userinfo::PasswordAlone,
+        socket: false,
         path: database_number,
         check: None,
     },

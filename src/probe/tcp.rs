@@ -12,6 +12,7 @@ pub static KIND: Kind = Kind {
         tls: None,
         default_port: None,
         userinfo: Userinfo::Refused,
+        socket: false,
         path: |path| no_path(path, "tcp"),
         check: None,
     },

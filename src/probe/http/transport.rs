@@ -16,8 +16,9 @@ use ureq::unversioned::transport::{
     Buffers, ConnectProxyConnector, ConnectionDetails, Connector, Either, NextTimeout, Transport,
 };
 
+use crate::config::UnixSocket;
 use crate::error::{Error, Phase};
-use crate::net::{self, DeadlineStream};
+use crate::net::{self, DeadlineStream, Peer, Stream};
 use crate::probe::wire::{other_protocol, recognise};
 use crate::probe::{Budget, Report};
 
@@ -59,6 +60,8 @@ pub struct Trace {
     /// The --proxy's `host:port`. With a proxy, every name resolved and every
     /// connection made is the proxy's (the proxy resolves the target).
     pub proxy: Option<String>,
+    /// --unix-socket: every connection goes there, and no name is resolved.
+    pub unix_socket: Option<UnixSocket>,
 }
 
 impl Trace {
@@ -152,6 +155,13 @@ impl Resolver for ProbeResolver {
         let port = uri.port_u16().unwrap_or(80);
         let deadline = {
             let mut trace = lock(&self.trace);
+            if trace.unix_socket.is_some() {
+                // Where to connect is the socket; ureq wants an address all the same.
+                trace.phase = Phase::Connect;
+                let mut resolved = self.empty();
+                resolved.push(SocketAddr::from(([0, 0, 0, 0], port)));
+                return Ok(resolved);
+            }
             trace.phase = Phase::Resolve;
             trace.budget.connect_deadline
         };
@@ -202,8 +212,16 @@ impl<In: Transport> Connector<In> for ProbeConnector {
             return Ok(Some(Either::A(transport)));
         }
         let addrs: Vec<SocketAddr> = details.addrs.iter().copied().collect();
-        let deadline = lock(&self.trace).budget.connect_deadline;
-        let result = net::connect(&addrs, deadline);
+        let (deadline, unix_socket) = {
+            let trace = lock(&self.trace);
+            (trace.budget.connect_deadline, trace.unix_socket.clone())
+        };
+        let result = match &unix_socket {
+            Some(socket) => net::connect_unix(socket, deadline)
+                .map(|stream| (Stream::Unix(stream), Peer::Unix(socket.name.clone()))),
+            None => net::connect(&addrs, deadline)
+                .map(|(stream, peer)| (Stream::Tcp(stream), Peer::Tcp(peer))),
+        };
         let mut trace = lock(&self.trace);
         match result {
             Ok((stream, peer)) => {
@@ -244,13 +262,13 @@ pub const INPUT_MAX: usize = HEADER_LIMIT + INPUT_START;
 /// Of the first bytes a server sends, this many are kept to name its protocol.
 const FIRST_BYTES: usize = 16;
 
-/// A TCP connection for ureq: reads and writes under the deadline, in slices of
+/// A TCP or unix connection for ureq: reads and writes under the deadline, in slices of
 /// net::WAIT_SLICE (ureq would give the socket all the time that is left, which the
 /// kernel's timer wheel rounds up: a 3 s deadline fired 80 ms late), into buffers that
 /// grow only for a large response head. It keeps the first bytes for the error line.
 #[derive(Debug)]
 pub struct Connection {
-    stream: DeadlineStream,
+    stream: DeadlineStream<Stream>,
     buffers: GrowingBuffers,
     received: usize,
     trace: Arc<Mutex<Trace>>,
