@@ -1,11 +1,9 @@
 //! grpcs:// in the TLS build: grpcio's health service over TLS (tests/grpc_server.py
 //! --tls), with a CA, server and client certificates the test makes; verified by default,
 //! --cacert, -k/--insecure and --cert/--key as for https://, TLS failures in its words.
+use crate::common::python::Python;
 use crate::common::tls::{Pki, TlsServer};
 use crate::common::*;
-
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 
 use rcgen::KeyPair;
 
@@ -13,43 +11,28 @@ const LOCAL_NAMES: &[&str] = &["localhost", "127.0.0.1", "::1"];
 
 /// grpc_server.py with its two TLS servers, killed by PID when dropped.
 struct TlsHealth {
-    child: Child,
+    _server: Python,
     /// TLS, no client certificate asked.
     tls: u16,
     /// TLS, a client certificate from the test's CA required.
     mutual: u16,
 }
 
-impl Drop for TlsHealth {
-    fn drop(&mut self) {
-        self.child.kill().ok();
-        self.child.wait().ok();
-    }
-}
-
 impl TlsHealth {
     fn start(pki: &Pki) -> Option<(TlsHealth, crate::common::tls::Identity)> {
-        let importable = Command::new("python3")
-            .args(["-c", "import grpc, grpc_health"])
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|status| status.success());
-        let what = "python3 with grpcio and grpcio-health-checking";
-        if !require(importable, "grpcs", what) {
-            return None;
-        }
-        let server = pki.server("grpc-server", LOCAL_NAMES);
-        let mut child = Command::new("python3")
-            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/grpc_server.py"))
-            .args(["--tls", &server.cert, &server.key, &pki.ca()])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("python3 starts");
-        let mut stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
-        let mut line = String::new();
-        stdout.read_line(&mut line).expect("the TLS ports");
-        std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+        let identity = pki.server("grpc-server", LOCAL_NAMES);
+        let (server, line) = Python::start(
+            &[
+                concat!(env!("CARGO_MANIFEST_DIR"), "/tests/grpc_server.py"),
+                "--tls",
+                &identity.cert,
+                &identity.key,
+                &pki.ca(),
+            ],
+            "import grpc, grpc_health",
+            "grpcs",
+            "python3 with grpcio and grpcio-health-checking",
+        )?;
         let ports: Vec<u16> = line
             .strip_prefix("TLS ")
             .unwrap_or_else(|| panic!("not the TLS ports: {line:?}"))
@@ -57,11 +40,11 @@ impl TlsHealth {
             .map(|port| port.parse().expect("a port"))
             .collect();
         let health = TlsHealth {
-            child,
+            _server: server,
             tls: ports[0],
             mutual: ports[1],
         };
-        Some((health, server))
+        Some((health, identity))
     }
 }
 

@@ -1,10 +1,8 @@
 //! --json POINTER[=VALUES]: the value in a JSON body decides, as in Elasticsearch's
 //! `/_cluster/health` or an actuator's `/health`. Against a Python http.server the test
 //! starts, and scripted servers for the bodies no real one sends (hostile, cut, invalid).
+use crate::common::python::Python;
 use crate::common::*;
-
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 
 const JSON: (&str, &str) = ("Content-Type", "application/json");
 
@@ -226,19 +224,6 @@ fn json_mistakes_are_usage_errors() {
     ]);
 }
 
-/// A Python http.server answering like Elasticsearch's cluster health, on port 0.
-struct PythonServer {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for PythonServer {
-    fn drop(&mut self) {
-        self.child.kill().ok();
-        self.child.wait().ok();
-    }
-}
-
 const ELASTIC_LIKE: &str = r#"
 import http.server, json, sys
 class Health(http.server.BaseHTTPRequestHandler):
@@ -258,25 +243,25 @@ print(server.server_port, flush=True)
 server.serve_forever()
 "#;
 
+/// A Python http.server answering like Elasticsearch's cluster health, on port 0.
+struct PythonServer {
+    _server: Python,
+    port: u16,
+}
+
 impl PythonServer {
     fn start() -> Option<PythonServer> {
-        let python = Command::new("python3").arg("-c").arg("1").status();
-        if !require(python.is_ok_and(|s| s.success()), "json", "python3") {
-            return None;
-        }
-        let mut child = Command::new("python3")
-            .arg("-c")
-            .arg(ELASTIC_LIKE)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("python3 starts");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("piped stdout"))
-            .read_line(&mut line)
-            .expect("the port");
-        let port = line.trim().parse().expect("a port number");
-        Some(PythonServer { child, port })
+        let (server, port) = Python::start(
+            &["-c", ELASTIC_LIKE],
+            "import http.server",
+            "json",
+            "python3",
+        )?;
+        let port = port.parse().expect("a port number");
+        Some(PythonServer {
+            _server: server,
+            port,
+        })
     }
 }
 

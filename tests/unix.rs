@@ -1,12 +1,12 @@
 //! unix:// targets and --unix-socket: services that listen on a unix socket, not a port.
 //! Real servers on sockets in a temporary directory: Python's http.server on AF_UNIX,
 //! grpcio on `unix:`, and std's own listeners for the connect check.
+use crate::common::python::Python;
 use crate::common::system::{TempDir, is_root};
 use crate::common::*;
 
-use std::io::{BufRead, BufReader};
 use std::os::unix::net::UnixListener;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 /// A Python http.server on a unix socket that answers with what it was sent, as JSON.
@@ -30,47 +30,14 @@ print("ready", flush=True)
 server.serve_forever()
 "#;
 
-/// A child process killed by PID when dropped.
-struct Child0(Child);
-
-impl Drop for Child0 {
-    fn drop(&mut self) {
-        self.0.kill().ok();
-        self.0.wait().ok();
-    }
-}
-
-/// Starts python3 with `args` and waits for its first line.
-fn python(args: &[&str], test: &str, what: &str, import: &str) -> Option<Child0> {
-    let importable = Command::new("python3")
-        .args(["-c", import])
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|status| status.success());
-    if !require(importable, test, what) {
-        return None;
-    }
-    let mut child = Command::new("python3")
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("python3 starts");
-    let mut stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
-    let mut line = String::new();
-    stdout.read_line(&mut line).expect("its first line");
-    // The rest is drained, so that a server that logs to stdout never writes to a closed pipe.
-    std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
-    Some(Child0(child))
-}
-
-fn echo_server(socket: &str) -> Option<Child0> {
-    python(
+fn echo_server(socket: &str) -> Option<Python> {
+    let (server, _ready) = Python::start(
         &["-c", ECHO_SERVER, socket],
+        "import http.server",
         "unix",
         "python3",
-        "import http.server",
-    )
+    )?;
+    Some(server)
 }
 
 #[test]
@@ -121,11 +88,11 @@ fn grpc_over_a_unix_socket() {
     let socket = dir.join("grpc.sock");
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/grpc_server.py");
     let what = "python3 with grpcio and grpcio-health-checking";
-    let Some(_server) = python(
+    let Some(_server) = Python::start(
         &[script, "--unix", &socket],
+        "import grpc, grpc_health",
         "unix",
         what,
-        "import grpc, grpc_health",
     ) else {
         return;
     };

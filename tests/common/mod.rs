@@ -2,6 +2,7 @@
 
 #[cfg(not(feature = "tls"))]
 pub mod docker;
+pub mod python;
 pub mod run;
 pub mod server;
 pub mod system;
