@@ -92,7 +92,8 @@ mkdir -p "$target_dir"
 
 cargo_home=${CARGO_HOME:-$HOME/.cargo}
 # Paths that reach the binary (panic locations): the dependencies' sources under the
-# cargo home, build-script output under the target dir. Named the same on every machine.
+# cargo home, build-script output under the target dir (and std's own sources, below, once
+# the toolchain is chosen). Named the same on every machine.
 # rustc applies the last prefix that matches: the checkout first, as the others may be in it.
 flags=("--remap-path-prefix=$checkout=/src" "--remap-path-prefix=$cargo_home=/cargo"
     "--remap-path-prefix=$target_dir=/target")
